@@ -1,0 +1,99 @@
+"""Checks on received readings: duplicates, out-of-order arrival, invalid values.
+
+Invalid readings (null, NaN, ±inf, outside the channel's physical bounds) are kept out of the lake's
+integrated data and go to the quarantine area with a reason, so nothing received is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from bess_etl.config import Settings
+from bess_etl.lake import QUARANTINE_FILE_SCHEMA, READINGS_SCHEMA
+
+REASONS = ("null", "nan", "inf", "out_of_range")
+_GROUP_STRIDE = 10**13  # > any epoch-ms timestamp before year 2286
+
+
+def channel_bounds(settings: Settings) -> dict[int, tuple[float, float]]:
+    """Sensor type -> (lo, hi) physical bounds, in the units the API reports."""
+    ch, q = settings.channels, settings.quality
+    pairs = {
+        ch.voltage: q.voltage_v,
+        ch.current: q.current_a,
+        ch.power: q.power_kw,
+        ch.soc: q.soc_pct,
+        ch.battery_temp: q.temperature_c,
+        ch.ambient_temp: q.temperature_c,
+        ch.humidity: q.humidity_pct,
+    }
+    return {t: b for t, b in pairs.items() if t}
+
+
+@dataclass(frozen=True)
+class CheckedReadings:
+    valid: pa.Table  # READINGS_SCHEMA, value non-null; arrival order kept, duplicates kept
+    quarantine: pa.Table  # mac + QUARANTINE_FILE_SCHEMA
+    duplicate: np.ndarray  # over `valid`: True for a repeat of a key seen earlier in the batch
+    out_of_order: np.ndarray  # over `valid`: True where ts < an earlier ts of its (mac, type)
+    received: int
+
+
+def check_readings(table: pa.Table, settings: Settings) -> CheckedReadings:
+    """Split a batch (READINGS_SCHEMA, arrival order) into valid readings and quarantine."""
+    table = table.cast(READINGS_SCHEMA)
+    n = table.num_rows
+    values = table.column("value").to_numpy(zero_copy_only=False)  # nulls become NaN
+    is_null = table.column("value").is_null().to_numpy(zero_copy_only=False)
+    types = table.column("type").to_numpy()
+    reason = np.full(n, "", dtype=object)
+    reason[np.isinf(values)] = "inf"
+    reason[np.isnan(values) & ~is_null] = "nan"
+    reason[is_null] = "null"
+    finite = np.isfinite(values)
+    for type_code, (lo, hi) in channel_bounds(settings).items():
+        bad = finite & (types == type_code) & ((values < lo) | (values > hi))
+        reason[bad] = "out_of_range"
+    invalid = reason != ""
+    valid = table.filter(pa.array(~invalid))
+    quarantine = (
+        table.filter(pa.array(invalid))
+        .append_column("reason", pa.array(reason[invalid].tolist(), pa.string()))
+        .cast(pa.schema([READINGS_SCHEMA.field("mac"), *QUARANTINE_FILE_SCHEMA]))
+    )
+    duplicate, out_of_order = arrival_flags(valid)
+    return CheckedReadings(valid, quarantine, duplicate, out_of_order, n)
+
+
+def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, in arrival order: is it a repeat of an earlier (mac, type, ts)? does it arrive
+    with a ts earlier than one already seen for its (mac, type)?"""
+    n = table.num_rows
+    if n == 0:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    macs = table.column("mac").to_numpy()
+    types = table.column("type").to_numpy()
+    ts = table.column("ts").cast(pa.int64()).to_numpy()
+    _, group = np.unique(np.stack([macs, types.astype(np.int64)], axis=1), axis=0, return_inverse=True)
+    group = group.ravel().astype(np.int64)
+    arrival = np.arange(n)
+    # duplicates: same group and ts as the previous row in (group, ts, arrival) order
+    order = np.lexsort((arrival, ts, group))
+    dup_sorted = np.zeros(n, dtype=bool)
+    dup_sorted[1:] = (group[order][1:] == group[order][:-1]) & (ts[order][1:] == ts[order][:-1])
+    duplicate = np.zeros(n, dtype=bool)
+    duplicate[order] = dup_sorted
+    # out of order: ts below the running max of its group, in arrival order
+    by_group = np.lexsort((arrival, group))
+    keyed = group[by_group] * _GROUP_STRIDE + ts[by_group]
+    running = np.maximum.accumulate(keyed)
+    prev_max = np.empty(n, dtype=np.int64)
+    prev_max[0] = np.iinfo(np.int64).min
+    prev_max[1:] = running[:-1]
+    ooo_sorted = keyed < prev_max
+    out_of_order = np.zeros(n, dtype=bool)
+    out_of_order[by_group] = ooo_sorted
+    return duplicate, out_of_order
