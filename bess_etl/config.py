@@ -36,7 +36,6 @@ class ApiSettings:
     max_attempts: int = 6
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
-    window_hours: int = 24  # the unit of pulling: one UTC day per request by default
     # secrets: from BESS_ETL_API_USERNAME / BESS_ETL_API_PASSWORD only
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
@@ -134,6 +133,8 @@ class IngestSettings:
     lookback_hours: float = 6.0  # daily runs re-pull this much before the watermark (late data)
     initial_days: int = 7  # a first daily run with no watermark pulls this many days
     probe_hours: float = 24.0  # how far back device selection looks for battery channels
+    days_per_task: int = 7  # partitions per pull task: the unit of retry and of what a kill loses
+    parallel_tasks: int = 2  # pull tasks at once (each with its own api.concurrency requests)
 
 
 @dataclass(frozen=True)
@@ -402,7 +403,7 @@ def validate(s: Settings) -> None:
         raise ConfigError("api.login must be 'g' or 'j'")
     if s.api.url and not s.api.url.startswith(("http://", "https://")):
         raise ConfigError("api.url must start with http:// or https://")
-    for name in ("limit", "concurrency", "max_attempts", "window_hours"):
+    for name in ("limit", "concurrency", "max_attempts"):
         if getattr(s.api, name) < 1:
             raise ConfigError(f"api.{name} must be >= 1")
     for mac, cap in {0: s.capacity, **s.devices}.items():
@@ -422,6 +423,8 @@ def validate(s: Settings) -> None:
         raise ConfigError("prefect.orchestrate must be 'auto', 'always' or 'never'")
     if s.prefect.task_runner not in ("threads", "dask"):
         raise ConfigError("prefect.task_runner must be 'threads' or 'dask'")
+    if s.ingest.days_per_task < 1 or s.ingest.parallel_tasks < 1:
+        raise ConfigError("ingest.days_per_task and ingest.parallel_tasks must be >= 1")
     if any(m <= 0 for m in s.ingest.macs):
         raise ConfigError("ingest.macs must be positive MACs")
 

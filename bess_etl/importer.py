@@ -29,9 +29,7 @@ def read_export(path: str | Path) -> pa.Table:
     name = p.name.lower()
     try:
         if name.endswith((".csv", ".csv.gz")):
-            raw = pacsv.read_csv(
-                p, convert_options=pacsv.ConvertOptions(column_types=_CSV_TYPES)
-            )
+            raw = pacsv.read_csv(p, convert_options=pacsv.ConvertOptions(column_types=_CSV_TYPES))
         elif name.endswith((".json", ".json.gz", ".ndjson")):
             raw = _read_json(p)
         elif name.endswith(".parquet"):

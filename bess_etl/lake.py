@@ -162,9 +162,7 @@ def merge_partition(root: str, mac: int, date: dt.date, incoming: pa.Table) -> M
     changed = merged.num_rows != existing.num_rows or not merged.equals(existing)
     if changed:
         storage.write_parquet_atomic(merged, path)
-    return MergeResult(
-        existing.num_rows, merged.num_rows, int(new_flags.sum()), changed, new_flags
-    )
+    return MergeResult(existing.num_rows, merged.num_rows, int(new_flags.sum()), changed, new_flags)
 
 
 def to_file_table(table: pa.Table) -> pa.Table:

@@ -77,7 +77,9 @@ def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     macs = table.column("mac").to_numpy()
     types = table.column("type").to_numpy()
     ts = table.column("ts").cast(pa.int64()).to_numpy()
-    _, group = np.unique(np.stack([macs, types.astype(np.int64)], axis=1), axis=0, return_inverse=True)
+    _, group = np.unique(
+        np.stack([macs, types.astype(np.int64)], axis=1), axis=0, return_inverse=True
+    )
     group = group.ravel().astype(np.int64)
     arrival = np.arange(n)
     # duplicates: same group and ts as the previous row in (group, ts, arrival) order

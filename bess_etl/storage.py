@@ -83,9 +83,7 @@ def list_dirs(path: str) -> list[str]:
         if not fs.exists(path):
             return []
         return sorted(
-            p.rstrip("/").rsplit("/", 1)[-1]
-            for p in fs.ls(path, detail=False)
-            if fs.isdir(p)
+            p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False) if fs.isdir(p)
         )
     p = Path(path)
     if not p.is_dir():

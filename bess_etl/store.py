@@ -48,15 +48,15 @@ class PartitionWrite:
         self.changed |= other.changed
 
 
-def store_readings(settings: Settings, table: pa.Table) -> dict[tuple[int, dt.date], PartitionWrite]:
+def store_readings(
+    settings: Settings, table: pa.Table
+) -> dict[tuple[int, dt.date], PartitionWrite]:
     """Check and merge a batch (READINGS_SCHEMA, arrival order) into the lake and quarantine.
     Returns one PartitionWrite per partition the batch touched."""
     checked = check_readings(table, settings)
     out: dict[tuple[int, dt.date], PartitionWrite] = {}
     root = lake.readings_root(settings.lake_dir)
-    flags = pa.table(
-        {"dup": pa.array(checked.duplicate), "ooo": pa.array(checked.out_of_order)}
-    )
+    flags = pa.table({"dup": pa.array(checked.duplicate), "ooo": pa.array(checked.out_of_order)})
     valid = checked.valid.append_column("dup", flags["dup"]).append_column("ooo", flags["ooo"])
     for (mac, date), part in lake.split_by_partition(valid).items():
         deduped = lake.dedupe_last(part.select(["type", "ts", "value"]))
@@ -75,9 +75,7 @@ def store_readings(settings: Settings, table: pa.Table) -> dict[tuple[int, dt.da
     qroot = lake.quarantine_root(settings.lake_dir)
     for (mac, date), part in lake.split_by_partition(checked.quarantine).items():
         deduped = lake.dedupe_last(part)
-        result = lake.merge_partition(
-            qroot, mac, date, deduped.cast(lake.QUARANTINE_FILE_SCHEMA)
-        )
+        result = lake.merge_partition(qroot, mac, date, deduped.cast(lake.QUARANTINE_FILE_SCHEMA))
         reasons = Counter(
             np.asarray(deduped.column("reason").to_pylist(), dtype=object)[result.new_mask]
         )

@@ -15,8 +15,12 @@ os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
-for _var in ("BESS_ETL_CONFIG", "BESS_ETL_DATA_DIR", "BESS_ETL_API_USERNAME",
-             "BESS_ETL_API_PASSWORD"):
+for _var in (
+    "BESS_ETL_CONFIG",
+    "BESS_ETL_DATA_DIR",
+    "BESS_ETL_API_USERNAME",
+    "BESS_ETL_API_PASSWORD",
+):
     os.environ.pop(_var, None)
 
 from bess_etl.config import Settings, load_settings  # noqa: E402
@@ -29,7 +33,7 @@ REAL_CYCLER = TESTS_DIR / "data" / "real_cycler"
 def make_settings(tmp_path):
     """Build Settings from TOML text, with data_dir in the test's tmp path.
 
-        s = make_settings('[integration]\\nmax_gap_s = 60')
+    s = make_settings('[integration]\\nmax_gap_s = 60')
     """
 
     def make(toml: str = "", data_dir: Path | None = None, **env: str) -> Settings:

@@ -1,0 +1,1 @@
+select mac, date from pending_recompute order by mac, date;

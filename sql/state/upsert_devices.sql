@@ -1,0 +1,1 @@
+insert or replace into devices by name select *, now() as updated_at from devices_batch;

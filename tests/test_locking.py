@@ -1,0 +1,65 @@
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from bess_etl.errors import LockBusyError
+from bess_etl.locking import lock_path, run_lock
+
+
+def test_second_run_exits_with_a_clear_message(settings):
+    with run_lock(settings, "backfill"):
+        with pytest.raises(LockBusyError) as err:
+            with run_lock(settings, "daily"):
+                pass
+    msg = str(err.value)
+    assert f"pid {os.getpid()}" in msg and "backfill" in msg and "--wait" in msg
+    assert err.value.exit_code == 75
+    with run_lock(settings, "daily"):  # released on exit
+        pass
+
+
+def test_second_run_waits_for_the_first(settings):
+    held = threading.Event()
+
+    def hold():
+        with run_lock(settings, "backfill"):
+            held.set()
+            time.sleep(0.6)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait()
+    started = time.monotonic()
+    with run_lock(settings, "daily", wait_s=10):
+        waited = time.monotonic() - started
+    t.join()
+    assert 0.2 < waited < 5
+
+
+def test_a_killed_holder_leaves_no_stale_lock(settings):
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    code = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(LockBusyError):
+            with run_lock(settings, "daily"):
+                pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        with run_lock(settings, "daily", wait_s=5):
+            pass
+    finally:
+        proc.kill()
