@@ -56,3 +56,89 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# ---------------------------------------------------------------------- warehouse and SQL layer
+
+
+def utc_ms(text: str) -> int:
+    """Epoch ms of an ISO time; a time without an offset is UTC."""
+    import datetime as dt
+
+    t = dt.datetime.fromisoformat(text)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return round(t.timestamp() * 1000)
+
+
+@pytest.fixture
+def store_rows():
+    """Store readings in the lake the way ingest does (store_readings) and return the changed
+    (mac, UTC date) partitions. Rows are (mac, type, time, value); time is epoch ms or ISO text
+    (UTC unless it has an offset).
+
+    changed = store_rows(settings, [(303721690, 533, "2025-01-15T12:00:00", 1.5), ...])
+    """
+    import pyarrow as pa
+
+    from bess_etl.lake import READINGS_SCHEMA, TS_TYPE
+    from bess_etl.store import store_readings
+
+    def store(settings: Settings, rows) -> list:
+        rows = list(rows)
+        ms = [r[2] if isinstance(r[2], int) else utc_ms(r[2]) for r in rows]
+        table = pa.table(
+            {
+                "mac": pa.array([r[0] for r in rows], pa.int64()),
+                "type": pa.array([r[1] for r in rows], pa.int32()),
+                "ts": pa.array(ms, pa.int64()).cast(TS_TYPE),
+                "value": pa.array([float(r[3]) for r in rows], pa.float64()),
+            },
+            schema=READINGS_SCHEMA,
+        )
+        writes = store_readings(settings, table)
+        return sorted(k for k, w in writes.items() if w.changed)
+
+    return store
+
+
+@pytest.fixture
+def open_warehouse():
+    """Open (and build the schema of) a settings' warehouse; closed at teardown."""
+    from bess_etl import warehouse
+
+    opened = []
+
+    def open_(settings: Settings, read_only: bool = False):
+        con = warehouse.connect(settings, read_only=read_only)
+        if not read_only:
+            warehouse.build_schema(con, settings)
+        opened.append(con)
+        return con
+
+    yield open_
+    for con in opened:
+        con.close()
+
+
+# ---------------------------------------------------------------------- simulator
+
+
+@pytest.fixture(scope="session")
+def simulator_settings(tmp_path_factory) -> Settings:
+    """Default settings (the built-in simulator with its default data faults), from an empty
+    config file in a throwaway directory. Session-wide: treat as read-only."""
+    base = tmp_path_factory.mktemp("simulator")
+    cfg = base / "bess-etl.toml"
+    cfg.write_text("")
+    return load_settings(cfg, data_dir=base / "data", environ={})
+
+
+@pytest.fixture(scope="session")
+def simulator_url(simulator_settings):
+    """The simulated Aretas API over loopback HTTP (uvicorn in a thread) for the session:
+    its base URL, "http://127.0.0.1:PORT/rest/" (login demo/demo)."""
+    from bess_etl.simulator import serve_in_thread
+
+    with serve_in_thread(simulator_settings) as url:
+        yield url

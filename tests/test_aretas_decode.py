@@ -66,7 +66,7 @@ def test_backoff_grows_is_jittered_capped_and_honours_retry_after():
     rng = random.Random(1)
     for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 4.0)]:
         delays = [p.delay_s(attempt, None, rng) for _ in range(200)]
-        assert 0 <= min(delays) and max(delays) <= ceiling
+        assert min(delays) >= 0 and max(delays) <= ceiling
         assert max(delays) > 0.8 * ceiling  # full jitter spreads up to the ceiling
     assert p.delay_s(1, 3.0, rng) >= 3.0  # Retry-After is a floor
     assert p.delay_s(1, 60.0, rng) == 4.0  # ... but never beyond the cap

@@ -29,7 +29,8 @@ def expect(table):
 def csv_text():
     lines = ["mac,type,timestamp,data"]
     for r in ROWS:
-        lines.append(f"{r['mac']},{r['type']},{r['timestamp']},{'' if r['data'] is None else r['data']}")
+        data = "" if r["data"] is None else r["data"]
+        lines.append(f"{r['mac']},{r['type']},{r['timestamp']},{data}")
     return "\n".join(lines) + "\n"
 
 
@@ -50,7 +51,7 @@ def test_every_format_reads_the_same(tmp_path):
         ("x.csv", "mac,type,timestamp\n1,2,3\n", "missing column 'data'"),
         ("x.csv", "mac,type,timestamp,data\nabc,2,3,4\n", "cannot read"),
         ("x.json", '{"not": "a list"}', "lack the field 'mac'"),
-        ("x.json", '[1, 2]', "expected a JSON array of reading objects"),
+        ("x.json", "[1, 2]", "expected a JSON array of reading objects"),
         ("x.json", "[{", "cannot read"),
         ("x.txt", "whatever", "unknown format"),
         ("x.csv", "mac,type,timestamp,data\n-5,532,1,2.0\n", "MACs must be positive"),

@@ -120,8 +120,9 @@ def test_other_engines_read_the_lake(settings):
     )
     root = lake.readings_root(settings.lake_dir)
     # DuckDB with declared hive types
+    glob = lake.readings_glob(settings.lake_dir)
     rows = duckdb.sql(
-        f"select mac, date, type, value from read_parquet('{lake.readings_glob(settings.lake_dir)}',"
+        f"select mac, date, type, value from read_parquet('{glob}',"
         " hive_partitioning = true, hive_types = {'mac': BIGINT, 'date': DATE}) order by mac"
     ).fetchall()
     assert rows == [

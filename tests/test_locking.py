@@ -12,10 +12,12 @@ from bess_etl.locking import lock_path, run_lock
 
 
 def test_second_run_exits_with_a_clear_message(settings):
-    with run_lock(settings, "backfill"):
-        with pytest.raises(LockBusyError) as err:
-            with run_lock(settings, "daily"):
-                pass
+    with (
+        run_lock(settings, "backfill"),
+        pytest.raises(LockBusyError) as err,
+        run_lock(settings, "daily"),
+    ):
+        pass
     msg = str(err.value)
     assert f"pid {os.getpid()}" in msg and "backfill" in msg and "--wait" in msg
     assert err.value.exit_code == 75
@@ -54,9 +56,8 @@ def test_a_killed_holder_leaves_no_stale_lock(settings):
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
-        with pytest.raises(LockBusyError):
-            with run_lock(settings, "daily"):
-                pass
+        with pytest.raises(LockBusyError), run_lock(settings, "daily"):
+            pass
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         with run_lock(settings, "daily", wait_s=5):
