@@ -1,0 +1,13 @@
+-- What the lake holds, per partition (mac, UTC date) and sensor type: how many readings and the
+-- first and last timestamp. warehouse.py keeps it in step with the lake on every recompute and
+-- rebuild (queries/refresh_lake_partitions.sql): recompute finds from it the readings next to a
+-- changed partition, whose intervals the change touches, however far away they are.
+create table if not exists lake_partitions (
+    mac           bigint      not null,
+    date          date        not null,  -- UTC date of the partition
+    type          integer     not null,
+    n_readings    bigint      not null,
+    n_distinct_ts bigint      not null,  -- below n_readings: duplicate keys (a data check)
+    first_ts      timestamptz not null,
+    last_ts       timestamptz not null
+);

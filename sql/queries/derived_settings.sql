@@ -1,0 +1,1 @@
+select settings::varchar from derived_settings;

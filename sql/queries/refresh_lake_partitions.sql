@@ -1,0 +1,22 @@
+-- Bring lake_partitions in step with the lake for the partitions in temp table
+-- `refresh_partitions` (mac, date): drop their rows, then summarise the files $files (those of
+-- them that still exist; warehouse.py skips this insert when there are none).
+delete from lake_partitions as p
+using refresh_partitions as r
+where p.mac = r.mac and p.date = r.date;
+
+insert into lake_partitions by name
+select
+    mac,
+    date,
+    type,
+    count(*) as n_readings,
+    count(distinct ts) as n_distinct_ts,
+    min(ts) as first_ts,
+    max(ts) as last_ts
+from read_parquet(
+    $files,
+    hive_partitioning = true,
+    hive_types = {'mac': bigint, 'date': date}
+)
+group by mac, date, type;
