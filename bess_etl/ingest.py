@@ -49,13 +49,11 @@ def make_client(settings: Settings, **overrides) -> AretasClient:
     )
     kwargs.update(overrides)
     if settings.use_simulator:
-        import httpx
-
-        from bess_etl.simulator import create_app
+        from bess_etl.simulator import asgi_transport
 
         user = api.username or settings.simulator.username
         password = api.password or settings.simulator.password
-        transport = kwargs.pop("transport", None) or httpx.ASGITransport(app=create_app(settings))
+        transport = kwargs.pop("transport", None) or asgi_transport(settings)
         return AretasClient("http://simulator/rest/", user, password, transport=transport, **kwargs)
     if not (api.username and api.password):
         raise ConfigError(

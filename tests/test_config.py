@@ -73,8 +73,10 @@ def test_relative_data_dir_is_relative_to_the_config_file(tmp_path):
         ("[site]\ntimezone = 'Mars/Olympus'", "unknown time zone"),
         ("[integration]\nmax_gap_s = 'ten'", "integration.max_gap_s must be a number"),
         ("[api]\npassword = 'x'", "credentials do not belong in the config file"),
-        ("[site]\ntimezone = 'Asia/Kolkata'\n[integration]\ninterval_minutes = 60",
-         "does not fit Asia/Kolkata"),
+        (
+            "[site]\ntimezone = 'Asia/Kolkata'\n[integration]\ninterval_minutes = 60",
+            "does not fit Asia/Kolkata",
+        ),
         ("[integration]\ninterval_minutes = 7", "must divide a day"),
         ("[channels]\ncurrent_sign = 'sideways'", "current_sign"),
         ("[channels]\npower = 532", "share one sensor type"),
