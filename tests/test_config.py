@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,17 @@ def test_bad_config_gets_one_clear_line(make_settings, toml, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(Path(tmp_path / "nope.toml"), environ={})
+
+
+def test_the_readme_configuration_example_is_valid_and_is_the_defaults(tmp_path, monkeypatch):
+    """The README's configuration block must load, and (apart from the commented examples) say
+    what the defaults are, so the README cannot drift from the code."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1]
+    block = section.split("```toml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "readme.toml"
+    path.write_text(block)
+    monkeypatch.chdir(tmp_path)
+    from_readme = load_settings(path, environ={})
+    defaults = load_settings(environ={})
+    assert replace(from_readme, config_path=None) == replace(defaults, config_path=None)
