@@ -93,6 +93,7 @@ class AretasClient:
         self._login_lock = asyncio.Lock()
         self._token: str | None = None
         self._token_generation = 0
+        self._proven_generation = 0  # the newest token generation that served a request
         self.requests_sent = 0
         self.retries = 0
         self._http = httpx.AsyncClient(
@@ -246,6 +247,7 @@ class AretasClient:
         mac: int | None = None,
     ) -> Any:
         relogged = False
+        relogins = 0
         attempt = 0
         while True:
             attempt += 1
@@ -258,12 +260,20 @@ class AretasClient:
                     self.requests_sent += 1
                     resp = await self._http.request(**request, headers=headers)
                 if authed and resp.status_code == 401:
-                    if relogged:
+                    # A token that served a request has expired: log in again and retry. One
+                    # refused before serving anything is a refusal, after one fresh login.
+                    # (Other requests in flight may use up a fresh token before this retry
+                    # gets its turn, so "once" counts per token, not per request.)
+                    fresh = self._proven_generation < generation
+                    if (relogged and fresh) or relogins > self._retry.max_attempts:
                         raise AuthError(f"{what}: the API refused a fresh token (401)")
                     relogged = True
+                    relogins += 1
                     await self._relogin(generation)
                     attempt -= 1  # a token expiring is not a failed attempt
                     continue
+                if authed:
+                    self._proven_generation = max(self._proven_generation, generation)
                 if resp.status_code in RETRY_STATUS:
                     raise _Retryable(
                         f"HTTP {resp.status_code}", _retry_after_s(resp.headers.get("Retry-After"))
