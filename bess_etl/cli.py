@@ -225,14 +225,24 @@ def rebuild(config_path, data_dir, start, end, macs, wait_s, prefect):
 @common_options
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_wait_option
-def import_(config_path, data_dir, files, wait_s):
+@_prefect_option
+def import_(config_path, data_dir, files, wait_s, prefect):
     """Load readings exported in the API's shape (mac,type,timestamp,data) from CSV, CSV.gz,
     JSON or Parquet into the lake, then recompute."""
-    from bess_etl import pipeline
+    from bess_etl.orchestration import run_flow
+    from flows.import_files import import_files as import_flow
 
     settings = _settings(config_path, data_dir)
-    summary = pipeline.import_files(settings, list(files), wait_s)
-    _print_summary(summary.as_dict())
+    summary = run_flow(
+        import_flow,
+        settings,
+        prefect=prefect,
+        files=[os.path.abspath(f) for f in files],
+        config=config_path,
+        data_dir=data_dir,
+        wait_s=wait_s,
+    )
+    _print_summary(summary)
 
 
 # ---------------------------------------------------------------------- looking at results

@@ -259,10 +259,13 @@ def publish_artifact(summary: RunSummary) -> None:
         return
     from prefect.artifacts import create_markdown_artifact
 
+    # The flows are async and run this in a worker thread: without _sync=True Prefect would
+    # hand back the async variant's coroutine, never awaited, and no artifact would be made.
     create_markdown_artifact(
         markdown=summary_markdown(summary),
         key=f"bess-{summary.flow}-summary",
         description=f"bess-etl {summary.flow} run {summary.run_id}",
+        _sync=True,
     )
 
 
