@@ -409,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return 1
+    finally:
+        from bess_etl import progress
+
+        progress.set_reporter(None)  # the reporter writes to this run's stderr only
     return 0
 
 

@@ -15,6 +15,9 @@ os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
+# Let subprocesses (the Prefect test server, CLI runs) cache bytecode: with this set (as some
+# containers do) every one of them compiles Prefect's and pandas' sources anew, ~10 s each.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 for _var in (
     "BESS_ETL_CONFIG",
     "BESS_ETL_DATA_DIR",
@@ -215,3 +218,17 @@ def query(settings: Settings, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or {}).fetchall()
     finally:
         con.close()
+
+
+def assert_same_rows(got: dict, expected: dict, rel: float = 1e-9) -> None:
+    """Derived snapshots equal, floats to `rel` (sums of the same terms in another order)."""
+    assert got.keys() == expected.keys()
+    for table in expected:
+        rows, want = got[table], expected[table]
+        assert len(rows) == len(want), table
+        for row, ref in zip(rows, want, strict=True):
+            for a, b in zip(row, ref, strict=True):
+                if isinstance(b, float) and isinstance(a, float):
+                    assert a == pytest.approx(b, rel=rel, abs=1e-9), (table, row, ref)
+                else:
+                    assert a == b, (table, row, ref)
