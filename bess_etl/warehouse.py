@@ -52,7 +52,9 @@ from bess_etl.errors import BessEtlError, DataCheckError, UsageError
 
 # Python build steps by file stem, run in order with the SQL files: "module:function".
 PYTHON_STEPS: dict[str, str] = {
-    # "50_cycles": "bess_etl.analytics.cycles:build_step",
+    "50_cycles": "bess_etl.analytics.build:build_cycles",
+    "60_capacity_history": "bess_etl.analytics.build:build_capacity_history",
+    "70_daily_stress": "bess_etl.analytics.build:build_daily_stress",
 }
 
 STORAGE_VERSION = "v1.0.0"  # what the stock duckdb CLI 1.5 can open

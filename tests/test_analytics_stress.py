@@ -155,4 +155,5 @@ def test_a_year_of_20_s_readings_takes_well_under_a_second():
     assert table.num_rows == 371
     # one 120 Ah-deep swing a day (charge 6 h × 20 A): 1 cycle in the 100 % band, mid-year
     assert table.column("dod_90_100_cycles")[180].as_py() == 1.0
-    assert elapsed < 2.0, f"{elapsed:.2f} s"  # ~0.3 s measured
+    # ~0.3 s on an idle box; the limit only catches a change of complexity (loaded CI boxes)
+    assert elapsed < 6.0, f"{elapsed:.2f} s"

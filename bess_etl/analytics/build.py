@@ -1,0 +1,131 @@
+"""The analytics as warehouse build steps (warehouse.PYTHON_STEPS): `cycles`,
+`capacity_history` and `daily_stress`, each after the SQL file of the same stem (its DDL, and
+the delete of the targets' BESS).
+
+Incremental strategy: whenever any day of a BESS is a target, its three tables are recomputed
+over the BESS's whole history (the lake's readings for cycles and stress, all of its
+daily_energy rows and cycles for the capacity history). Cycles span midnights, cumulative
+equivalent cycles and the trailing fade fits look back, and the kernels cost well under a
+second per BESS-year, so this is the simplest schedule that makes an incremental run equal a
+full rebuild by construction.
+
+Each step runs inside the warehouse's compute transaction and neither commits nor rolls back.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from bess_etl import lake, sqlfiles
+from bess_etl.analytics.capacity import capacity_history, measurements_from_cycles
+from bess_etl.analytics.cycles import CYCLES_SCHEMA, cycles_from_readings
+from bess_etl.analytics.series import readings_channel
+from bess_etl.analytics.stress import STRESS_SCHEMA, daily_stress
+from bess_etl.config import Settings
+
+
+def _channel_types(settings: Settings) -> list[int]:
+    ch = settings.channels
+    return [c for c in (ch.current, ch.voltage, ch.power, ch.soc, ch.battery_temp) if c]
+
+
+def history_readings(
+    con: duckdb.DuckDBPyConnection, settings: Settings, mac: int, full: bool
+) -> pa.Table:
+    """The readings (type, ts, value; sorted by type, ts) of the channels the analytics use, over
+    the BESS's whole history: from scope_readings when a full rebuild has loaded the whole lake
+    (`full`), else from the BESS's lake partitions."""
+    types = _channel_types(settings)
+    if full:
+        query = sqlfiles.load("queries/history_readings_scope")
+        return con.sql(query, params={"mac": mac, "types": types}).to_arrow_table()
+    root = lake.readings_root(settings.lake_dir)
+    files = [lake.partition_path(root, m, d) for m, d in lake.list_partitions(root, mac)]
+    if not files:
+        return pa.table({"type": pa.array([], pa.int32()), "ts": [], "value": []})
+    query = sqlfiles.load("queries/history_readings_lake")
+    return con.sql(query, params={"files": files, "types": types}).to_arrow_table()
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[pa.Table]) -> None:
+    """Append Arrow tables to a warehouse table by column name (table_name is a code constant)."""
+    rows = [r for r in rows if r.num_rows]
+    if not rows:
+        return
+    view = f"_new_{table_name}"
+    con.register(view, pa.concat_tables(rows))
+    try:
+        con.execute(f"insert into {table_name} by name select * from {view}")
+    finally:
+        con.unregister(view)
+
+
+def build_cycles(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
+    """`cycles` for every BESS among the targets, over its whole history."""
+    out = []
+    for mac in targets.macs:
+        readings = history_readings(con, settings, mac, targets.full)
+        out.append(
+            cycles_from_readings(
+                readings,
+                settings.channels,
+                settings.capacity_for(mac),
+                float(settings.integration.max_gap_s),
+                mac=mac,
+            ).cast(CYCLES_SCHEMA)
+        )
+    _insert(con, "cycles", out)
+
+
+def build_capacity_history(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
+    """`capacity_history` for every BESS among the targets, from all its daily_energy rows and
+    the capacity measurements of its cycles."""
+    daily_q = sqlfiles.load("queries/history_daily_energy")
+    meas_q = sqlfiles.load("queries/history_measurements")
+    out = []
+    for mac in targets.macs:
+        daily = con.sql(daily_q, params={"mac": mac}).to_arrow_table()
+        cycles = con.sql(meas_q, params={"mac": mac}).to_arrow_table()
+        if daily.num_rows == 0 and cycles.num_rows == 0:
+            continue
+        measurements = measurements_from_cycles(cycles, settings.site.timezone)
+        out.append(capacity_history(daily, measurements, settings.capacity_for(mac), mac=mac))
+    _insert(con, "capacity_history", out)
+
+
+def build_daily_stress(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
+    """`daily_stress` for every BESS among the targets, over its whole history."""
+    ch = settings.channels
+    out = []
+    for mac in targets.macs:
+        readings = history_readings(con, settings, mac, targets.full)
+
+        def pick(code: int, sign: float = 1.0, readings=readings) -> tuple | None:
+            t, v = readings_channel(readings, code, sign)
+            return (t, v) if t.size else None
+
+        current, voltage = pick(ch.current, ch.sign), pick(ch.voltage)
+        if current is None or voltage is None:
+            continue
+        out.append(
+            daily_stress(
+                current,
+                voltage,
+                settings.capacity_for(mac),
+                float(settings.integration.max_gap_s),
+                settings.site.timezone,
+                soc=pick(ch.soc),
+                battery_temp=pick(ch.battery_temp),
+                mac=mac,
+            ).cast(STRESS_SCHEMA)
+        )
+    _insert(con, "daily_stress", out)
+
+
+__all__ = [
+    "build_capacity_history",
+    "build_cycles",
+    "build_daily_stress",
+    "history_readings",
+]
