@@ -257,6 +257,7 @@ def import_(config_path, data_dir, files, wait_s, prefect):
     type=click.Choice(["table", "csv", "json"]),
     default="table",
     show_default=True,
+    help="Output format.",
 )
 @click.option(
     "-p", "--param", "params", multiple=True, help="Named parameter NAME=VALUE for $NAME."
@@ -282,7 +283,14 @@ def sql(config_path, data_dir, query, fmt, params):
 
 @cli.command()
 @common_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 def status(config_path, data_dir, fmt):
     """Per BESS: watermark, days in the lake, last run, data-quality counts."""
     from bess_etl import statuscmd
@@ -320,8 +328,14 @@ def simulator():
 
 @simulator.command()
 @common_options
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="TCP port (0: any free port).",
+)
 def serve(config_path, data_dir, host, port):
     """Serve the simulated Aretas REST API over HTTP (base URL http://HOST:PORT/rest/)."""
     from bess_etl.simulator import serve as serve_app
@@ -388,8 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:  # bad arguments: one line, like every other error
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{where}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
