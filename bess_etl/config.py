@@ -150,6 +150,7 @@ class SimulatorSettings:
     out_of_order_rate: float = 0.002
     invalid_rate: float = 0.0005
     deep_cycle_every_days: int = 7  # a full charge and a full discharge this often
+    extra_bess: int = 0  # more simulated BESS (MACs 900000001...), for fleet-scale benchmarks
     faults: str = "none"  # comma list of FAULT_KINDS, "all" or "none"
     fault_rate: float = 0.1
     token_expiry_requests: int = 0  # >0: a token expires after this many data requests
@@ -413,6 +414,8 @@ def validate(s: Settings) -> None:
         if not cap.v_empty < cap.v_full:
             raise ConfigError(f"{where}: v_empty must be below v_full")
     parse_faults(s.simulator.faults)
+    if not 0 <= s.simulator.extra_bess <= 10_000:
+        raise ConfigError("simulator.extra_bess must be between 0 and 10000")
     if not 0 <= s.simulator.fault_rate <= 1:
         raise ConfigError("simulator.fault_rate must be between 0 and 1")
     try:

@@ -92,18 +92,28 @@ def split_by_partition(table: pa.Table) -> dict[tuple[int, dt.date], pa.Table]:
     preserving arrival order within each group."""
     if table.num_rows == 0:
         return {}
-    macs = table.column("mac").to_numpy()
     day_idx = table.column("ts").cast(pa.int64()).to_numpy() // MS_PER_DAY
-    keys = np.stack([macs, day_idx], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    order = np.argsort(inverse.ravel(), kind="stable")
-    bounds = np.searchsorted(inverse.ravel()[order], np.arange(len(uniq) + 1))
     rest = table.drop_columns(["mac"])
+    mac_col = table.column("mac")
+    lo, hi = pc.min_max(mac_col).values()
+    if lo.as_py() == hi.as_py() and day_idx.min() == day_idx.max():
+        # the usual batch: one MAC's readings of one UTC day
+        date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day_idx[0]))
+        return {(int(lo.as_py()), date): rest}
+    macs = mac_col.to_numpy()
+    mac_values, mac_idx = np.unique(macs, return_inverse=True)
+    day0 = int(day_idx.min())
+    keys = (mac_idx.astype(np.int64) << 32) | (day_idx - day0)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    bounds = np.r_[starts, len(order)]
     out = {}
-    for i, (mac, day) in enumerate(uniq):
-        idx = order[bounds[i] : bounds[i + 1]]
-        date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
-        out[(int(mac), date)] = rest.take(pa.array(idx))
+    for i, start in enumerate(starts):
+        key = int(sorted_keys[start])
+        mac = int(mac_values[key >> 32])
+        date = dt.date(1970, 1, 1) + dt.timedelta(days=day0 + (key & 0xFFFFFFFF))
+        out[(mac, date)] = rest.take(pa.array(order[start : bounds[i + 1]]))
     return out
 
 

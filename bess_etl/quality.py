@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bess_etl.config import Settings
 from bess_etl.lake import QUARANTINE_FILE_SCHEMA, READINGS_SCHEMA
@@ -74,13 +75,9 @@ def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     n = table.num_rows
     if n == 0:
         return np.zeros(0, bool), np.zeros(0, bool)
-    macs = table.column("mac").to_numpy()
     types = table.column("type").to_numpy()
     ts = table.column("ts").cast(pa.int64()).to_numpy()
-    _, group = np.unique(
-        np.stack([macs, types.astype(np.int64)], axis=1), axis=0, return_inverse=True
-    )
-    group = group.ravel().astype(np.int64)
+    group = group_ids(table.column("mac"), types)
     arrival = np.arange(n)
     # duplicates: same group and ts as the previous row in (group, ts, arrival) order
     order = np.lexsort((arrival, ts, group))
@@ -90,7 +87,10 @@ def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     duplicate[order] = dup_sorted
     # out of order: ts below the running max of its group, in arrival order
     by_group = np.lexsort((arrival, group))
-    keyed = group[by_group] * _GROUP_STRIDE + ts[by_group]
+    g_sorted = group[by_group]
+    rank = np.zeros(n, dtype=np.int64)  # dense group number, so the stride cannot overflow
+    np.cumsum(g_sorted[1:] != g_sorted[:-1], out=rank[1:])
+    keyed = rank * _GROUP_STRIDE + ts[by_group]
     running = np.maximum.accumulate(keyed)
     prev_max = np.empty(n, dtype=np.int64)
     prev_max[0] = np.iinfo(np.int64).min
@@ -99,3 +99,19 @@ def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     out_of_order = np.zeros(n, dtype=bool)
     out_of_order[by_group] = ooo_sorted
     return duplicate, out_of_order
+
+
+def group_ids(macs: pa.ChunkedArray | pa.Array, types: np.ndarray) -> np.ndarray:
+    """One int64 per row, equal exactly when (mac, type) is equal. A batch usually holds one
+    MAC, so the type code alone serves; otherwise the MAC's dictionary index goes in the high
+    32 bits (a hash encode: far cheaper than np.unique over row pairs)."""
+    low = types.astype(np.int64) & 0xFFFFFFFF
+    if len(types) == 0:
+        return low
+    lo, hi = pc.min_max(macs).values()
+    if lo.as_py() == hi.as_py():
+        return low
+    encoded = pc.dictionary_encode(macs)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return (encoded.indices.to_numpy().astype(np.int64) << 32) | low

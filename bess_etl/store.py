@@ -61,8 +61,7 @@ def store_readings(
     for (mac, date), part in lake.split_by_partition(valid).items():
         deduped = lake.dedupe_last(part.select(["type", "ts", "value"]))
         result = lake.merge_partition(root, mac, date, lake.to_file_table(deduped))
-        new_keys = _keys(deduped, date)[result.new_mask]
-        arrival_new = np.isin(_keys(part, date), new_keys)
+        arrival_new = _arrival_new(part, deduped, date, result.new_mask)
         out[(mac, date)] = PartitionWrite(
             mac=mac,
             date=date,
@@ -82,6 +81,18 @@ def store_readings(
         w = out.setdefault((mac, date), PartitionWrite(mac=mac, date=date))
         w.invalid = {r: int(reasons.get(r, 0)) for r in REASONS if reasons.get(r)}
     return out
+
+
+def _arrival_new(
+    part: pa.Table, deduped: pa.Table, date: dt.date, new_mask: np.ndarray
+) -> np.ndarray | bool:
+    """Over the arrival rows: is the row's key one that was new to the lake? (All or none of
+    them in the usual cases: a first pull, or a re-pull of a day the lake already has.)"""
+    if new_mask.all():
+        return True
+    if not new_mask.any():
+        return False
+    return np.isin(_keys(part, date), _keys(deduped, date)[new_mask])
 
 
 def _keys(table: pa.Table, date: dt.date) -> np.ndarray:

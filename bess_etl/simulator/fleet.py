@@ -36,6 +36,7 @@ class Location:
 RND_2 = Location(40_511, "Rainhouse R&D 2", "Qualicum Beach", QUALICUM)
 MFG_BESS = Location(40_512, "Rainhouse Manufacturing BESS", "Victoria", VICTORIA)
 MFG = Location(40_513, "Rainhouse Manufacturing", "Victoria", VICTORIA)
+EXTRA_BESS_MAC0 = 900_000_000  # simulator.extra_bess adds MACs 900000001, 900000002, ...
 
 # Channels no [channels] key maps: name -> (preferred type code, label, units).
 EXTRA_TYPES: dict[str, tuple[int, str, str]] = {
@@ -127,6 +128,13 @@ def build_fleet(settings: Settings) -> dict[int, Device]:
             machine("current", "spindle_load"), rated_kw=15.0,
         ),
     ]  # fmt: skip
+    for k in range(settings.simulator.extra_bess):  # a bigger fleet, for benchmarks
+        location = (RND_2, MFG_BESS)[k % 2]
+        devices.append(
+            Device(
+                EXTRA_BESS_MAC0 + k + 1, 70_001 + k, f"BESS SIM {k + 1}", "bess", location, battery
+            )
+        )
     return {d.mac: d for d in devices}
 
 
