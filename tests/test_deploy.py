@@ -14,6 +14,7 @@ PREFECT = str(Path(sys.executable).parent / "prefect")
 
 def test_prefect_yaml_deploys(prefect_harness):
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
@@ -24,7 +25,9 @@ def test_prefect_yaml_deploys(prefect_harness):
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    prefect("work-pool", "create", "bess-etl", "--type", "process", "--overwrite")
+    with get_client(sync_client=True) as client:
+        # as `prefect work-pool create bess-etl --type process` would (one CLI start-up less)
+        client.create_work_pool(WorkPoolCreate(name="bess-etl", type="process"), overwrite=True)
     prefect("--no-prompt", "deploy", "--all")
 
     with get_client(sync_client=True) as client:
