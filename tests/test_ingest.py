@@ -155,11 +155,11 @@ def test_a_failing_partition_does_not_stop_the_rest_and_modes_pick_partitions(
     (api.max_attempts = 2): some partitions fail, the rest are pulled. One request at a time,
     so a seed fixes which ones; the first seed that fails some partitions (and not device
     discovery) is used, usually the first tried."""
-    days = ("2026-10-01", "2026-10-03")  # 4 UTC partitions per BESS
+    days = ("2026-10-01", "2026-10-01")  # 2 UTC partitions per BESS
     base = _toml(macs=(BESS_3_5, BESS_10)).replace(
         "[api]\n", "[api]\nconcurrency = 1\nmax_attempts = 2\n"
     )
-    for seed in (9, 5, 10, 11, 12, 13, 14, 15):
+    for seed in (7, *range(8, 30)):
         sim_toml = base.replace(
             "[simulator]\n", f'[simulator]\nseed = {seed}\nfaults = "5xx"\nfault_rate = 0.3\n'
         )
@@ -174,12 +174,12 @@ def test_a_failing_partition_does_not_stop_the_rest_and_modes_pick_partitions(
                 run = backfill(settings, *days)
             except SourceError:  # device discovery gave up: another seed
                 continue
-        if 0 < run["partitions_failed"] < 8:
+        if 0 < run["partitions_failed"] < 4:
             break
     else:
         pytest.fail("no seed failed some partitions and not others")
-    assert run["partitions_planned"] == 8
-    assert run["partitions_ok"] + run["partitions_failed"] == 8
+    assert run["partitions_planned"] == 4
+    assert run["partitions_ok"] + run["partitions_failed"] == 4
     assert all("gave up after 2 attempts; last error: HTTP 503" in f for f in run["failures"])
     states = ledger(settings)
     failed = {k for k, (s, _) in states.items() if s == "failed"}
