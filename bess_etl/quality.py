@@ -50,21 +50,25 @@ def check_readings(table: pa.Table, settings: Settings) -> CheckedReadings:
     values = table.column("value").to_numpy(zero_copy_only=False)  # nulls become NaN
     is_null = table.column("value").is_null().to_numpy(zero_copy_only=False)
     types = table.column("type").to_numpy()
-    reason = np.full(n, "", dtype=object)
-    reason[np.isinf(values)] = "inf"
-    reason[np.isnan(values) & ~is_null] = "nan"
-    reason[is_null] = "null"
+    code = np.zeros(n, dtype=np.int8)  # 0 valid, else 1 + index in REASONS
+    code[np.isinf(values)] = 3
+    code[np.isnan(values) & ~is_null] = 2
+    code[is_null] = 1
     finite = np.isfinite(values)
     for type_code, (lo, hi) in channel_bounds(settings).items():
         bad = finite & (types == type_code) & ((values < lo) | (values > hi))
-        reason[bad] = "out_of_range"
-    invalid = reason != ""
-    valid = table.filter(pa.array(~invalid))
-    quarantine = (
-        table.filter(pa.array(invalid))
-        .append_column("reason", pa.array(reason[invalid].tolist(), pa.string()))
-        .cast(pa.schema([READINGS_SCHEMA.field("mac"), *QUARANTINE_FILE_SCHEMA]))
-    )
+        code[bad] = 4
+    invalid = code > 0
+    if invalid.any():
+        valid = table.filter(pa.array(~invalid))
+        reasons = np.array(REASONS, dtype=object)[code[invalid] - 1]
+        quarantine = table.filter(pa.array(invalid)).append_column(
+            "reason", pa.array(reasons.tolist(), pa.string())
+        )
+    else:
+        valid = table
+        quarantine = table.slice(0, 0).append_column("reason", pa.array([], pa.string()))
+    quarantine = quarantine.cast(pa.schema([READINGS_SCHEMA.field("mac"), *QUARANTINE_FILE_SCHEMA]))
     duplicate, out_of_order = arrival_flags(valid)
     return CheckedReadings(valid, quarantine, duplicate, out_of_order, n)
 
@@ -77,20 +81,19 @@ def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, bool), np.zeros(0, bool)
     types = table.column("type").to_numpy()
     ts = table.column("ts").cast(pa.int64()).to_numpy()
-    group = group_ids(table.column("mac"), types)
-    arrival = np.arange(n)
+    _, group = np.unique(group_ids(table.column("mac"), types), return_inverse=True)
+    group = group.ravel()  # dense: 0 .. number of (mac, type) groups - 1
     # duplicates: same group and ts as the previous row in (group, ts, arrival) order
-    order = np.lexsort((arrival, ts, group))
+    order = np.lexsort((np.arange(n), ts, group))
+    g_s, ts_s = group[order], ts[order]
     dup_sorted = np.zeros(n, dtype=bool)
-    dup_sorted[1:] = (group[order][1:] == group[order][:-1]) & (ts[order][1:] == ts[order][:-1])
+    dup_sorted[1:] = (g_s[1:] == g_s[:-1]) & (ts_s[1:] == ts_s[:-1])
     duplicate = np.zeros(n, dtype=bool)
     duplicate[order] = dup_sorted
     # out of order: ts below the running max of its group, in arrival order
-    by_group = np.lexsort((arrival, group))
-    g_sorted = group[by_group]
-    rank = np.zeros(n, dtype=np.int64)  # dense group number, so the stride cannot overflow
-    np.cumsum(g_sorted[1:] != g_sorted[:-1], out=rank[1:])
-    keyed = rank * _GROUP_STRIDE + ts[by_group]
+    small = group.max() < 2**15  # an int16 stable sort is a radix sort
+    by_group = np.argsort(group.astype(np.int16) if small else group, kind="stable")
+    keyed = group[by_group].astype(np.int64) * _GROUP_STRIDE + ts[by_group]
     running = np.maximum.accumulate(keyed)
     prev_max = np.empty(n, dtype=np.int64)
     prev_max[0] = np.iinfo(np.int64).min
