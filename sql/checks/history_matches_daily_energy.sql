@@ -17,9 +17,10 @@ pairs as (
     left join capacity_history as h on d.mac = h.mac and d.local_date = h.local_date
 )
 
-select mac, local_date, daily_value, history_value
+select mac, local_date, bool_or(missing) as history_missing, count(*) as values_differing
 from pairs
 where
     missing
     or (daily_value is null) != (history_value is null)
-    or abs(daily_value - history_value) > 1e-9 * greatest(abs(daily_value), 1e-3);
+    or abs(daily_value - history_value) > 1e-9 * greatest(abs(daily_value), 1e-3)
+group by mac, local_date;
