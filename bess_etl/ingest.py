@@ -272,10 +272,13 @@ def record_results(con, run_id: str, flow: str, results: Sequence[WindowResult])
         return
     windows = pa.Table.from_pylist([_log_row(run_id, flow, r) for r in results])
     quality = [_quality_row(r.write) for r in results if r.state == "ok" and r.write]
+    # A partition this pull changed is queued for recompute; so is one the ledger did not hold
+    # as complete: a run killed after writing its file but before recording it leaves the lake
+    # changed and the warehouse unaware, and the re-pull then finds nothing to change.
     pending = [
         {"mac": r.window.mac, "date": r.window.date}
         for r in results
-        if r.state == "ok" and r.write and r.write.changed
+        if r.state == "ok" and r.write and (r.write.changed or r.window.prior_state != "complete")
     ]
     marks = _watermarks(results, run_id) if flow != "import" else []
     con.execute("begin transaction")
