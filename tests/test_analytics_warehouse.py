@@ -4,11 +4,16 @@ hand-computed truth on a hand-made day, and incremental runs equal to a full reb
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
+import duckdb
+import pyarrow as pa
 import pytest
 
 from bess_etl import warehouse
 from bess_etl.analytics.stress import DOD_COLUMNS
+from bess_etl.config import load_settings
+from bess_etl.lake import READINGS_SCHEMA, TS_TYPE
 from bess_etl.simulator import Simulator
 from bess_etl.store import store_readings
 from bess_etl.timeutil import local_midnight_ms
@@ -49,12 +54,40 @@ def _hand_made_day() -> list[tuple]:
 RAMP_AH = 0.5 * I_A * STEP_S / 3600  # each step change is a 20 s linear ramp between readings
 
 
+@pytest.fixture(scope="module")
+def hand_made_settings(tmp_path_factory):
+    """The hand-made day in a lake, and a warehouse rebuilt from it (once for the module)."""
+    base = tmp_path_factory.mktemp("hand_made")
+    (base / "bess-etl.toml").write_text("")
+    settings = load_settings(base / "bess-etl.toml", data_dir=base / "data", environ={})
+    rows = _hand_made_day()
+    table = pa.table(
+        {
+            "mac": pa.array([r[0] for r in rows], pa.int64()),
+            "type": pa.array([r[1] for r in rows], pa.int32()),
+            "ts": pa.array([r[2] for r in rows], pa.int64()).cast(TS_TYPE),
+            "value": pa.array([float(r[3]) for r in rows], pa.float64()),
+        },
+        schema=READINGS_SCHEMA,
+    )
+    store_readings(settings, table)
+    con = warehouse.connect(settings)
+    try:
+        warehouse.rebuild(con, settings)
+    finally:
+        con.close()
+    return settings
+
+
 @pytest.fixture
-def hand_made(settings, store_rows, open_warehouse):
-    store_rows(settings, _hand_made_day())
-    con = open_warehouse(settings)
-    warehouse.rebuild(con, settings)
-    return con
+def hand_made(hand_made_settings, tmp_path):
+    """A connection to a fresh copy of the hand-made warehouse (tests may change it)."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(hand_made_settings.warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("set TimeZone = 'UTC'")
+    yield con
+    con.close()
 
 
 def _dicts(con, query: str) -> list[dict]:
@@ -167,10 +200,6 @@ def test_incremental_runs_equal_a_full_rebuild(make_settings, tmp_path, open_war
         {"m": SIM_MAC, "tz": inc.site.timezone, "d": early},
     ).fetchall()
     assert con_rows, "the early day has a discharge to add late readings to"
-    import pyarrow as pa
-
-    from bess_etl.lake import READINGS_SCHEMA
-
     late = pa.table(
         {
             "mac": [SIM_MAC] * len(con_rows),
@@ -190,8 +219,6 @@ def test_incremental_runs_equal_a_full_rebuild(make_settings, tmp_path, open_war
 
     # a full rebuild of the same lake in another warehouse
     full = make_settings(SIM_CONFIG, data_dir=tmp_path / "full")
-    import shutil
-
     shutil.copytree(tmp_path / "inc" / "lake", tmp_path / "full" / "lake")
     con_full = open_warehouse(full)
     warehouse.rebuild(con_full, full)

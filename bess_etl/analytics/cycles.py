@@ -39,6 +39,12 @@ Capacity measurement (`is_capacity_measurement`)
     capacity_ah / capacity_kwh = the net Ah / kWh out of the battery from the discharge start to
     the end of the segment that reached empty (ramp-in and ramp-out intervals included, so a
     cycler's step total is reproduced: see tests/test_analytics_real_cycler.py, Neware).
+    The whole segment counts, not only the part above v_empty: a discharge goes on until the
+    inverter or BMS stops it, and the charge delivered below v_empty under load (the last
+    1.5-2 % at 0.25 C in the simulator's pack) is part of the capacity. So the simulator's
+    deep cycles, which run to SoC 0, measure its true capacity (tests/test_capacity_truth.py:
+    within 0.1 %); stopping the count where the voltage first crosses v_empty would read
+    ~1.5-2 % low, and by more in the cold (more IR drop), adding a temperature bias to the fade.
     Capacity is judged on the discharge, which must lie wholly inside the data between an
     observed full and an observed empty: a discharge that began before the data (or before an
     observed full), or that the data's end cuts before empty, never measures capacity. A cycle
