@@ -61,19 +61,19 @@ def test_backfill_then_rebuild_as_prefect_flow_runs(make_settings, prefect_clien
     settings = make_settings(ONE_BESS)
     params = {"config": settings.config_path, "data_dir": settings.data_dir}
     summary = run_flow(
-        backfill, settings, prefect=True, start="2026-10-01", end="2026-10-02", **params
+        backfill, settings, prefect=True, start="2026-10-01", end="2026-10-01", **params
     )
-    # local days 10-01..10-02 in Vancouver cover UTC dates 10-01..10-03: three partitions
-    assert summary["partitions_planned"] == summary["partitions_ok"] == 3
+    # local day 10-01 in Vancouver covers UTC dates 10-01..10-02: two partitions
+    assert summary["partitions_planned"] == summary["partitions_ok"] == 2
     assert summary["rows_new"] == lake_snapshot(settings).num_rows > 0
     state, tasks, artifacts = flow_run_facts(prefect_client, summary["run_id"])
     assert state == "COMPLETED"
     # one mapped pull task per partition (days_per_task = 1), with discovery and recompute
-    assert tasks == {"discover-devices": 1, "pull-partitions": 3, "recompute-derived": 1}, tasks
+    assert tasks == {"discover-devices": 1, "pull-partitions": 2, "recompute-derived": 1}, tasks
     (artifact,) = artifacts
     assert artifact.key == "bess-backfill-summary"
     assert f"{summary['rows_pulled']:,} received" in artifact.data
-    assert "partitions: 3 pulled, 0 failed, 3 changed" in artifact.data
+    assert "partitions: 2 pulled, 0 failed, 2 changed" in artifact.data
     assert f"| {BESS_3_5} |" in artifact.data  # the energy table
     (run_state,) = query(
         settings, "select state from runs where run_id = $r", {"r": summary["run_id"]}

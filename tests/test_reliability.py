@@ -111,17 +111,28 @@ def _lock_holder(settings) -> int | None:
         return None
 
 
+DAYS = ("2026-10-01", "2026-10-03")  # 4 UTC partitions
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted backfill of DAYS: (settings, lake, quarantine, derived tables)."""
+    from bess_etl.config import load_settings
+
+    base = tmp_path_factory.mktemp("reference")
+    (base / "bess-etl.toml").write_text(_toml())
+    settings = load_settings(base / "bess-etl.toml", base / "data", environ={})
+    run_backfill(*DAYS, [], "missing,failed", False, settings.config_path, settings.data_dir, 0)
+    lake = lake_snapshot(settings)
+    assert len(_partitions_of(lake)) == 4
+    return settings, lake, lake_snapshot(settings, "quarantine"), derived_snapshot(settings)
+
+
 def test_sigkill_at_several_points_then_rerun_equals_an_uninterrupted_run(
-    make_settings, tmp_path, api_env, capsys
+    make_settings, tmp_path, api_env, capsys, reference
 ):
-    days = ("2026-10-01", "2026-10-03")  # 4 UTC partitions
-    reference_settings = make_settings(_toml(), data_dir=tmp_path / "reference")
-    run_backfill(*days, [], "missing,failed", False, reference_settings.config_path,
-                 reference_settings.data_dir, 0)  # fmt: skip
-    reference = lake_snapshot(reference_settings)
-    reference_q = lake_snapshot(reference_settings, "quarantine")
-    reference_derived = derived_snapshot(reference_settings)
-    assert len(_partitions_of(reference)) == 4
+    days = DAYS
+    _, reference, reference_q, reference_derived = reference
 
     # A loopback API that holds 40 % of data requests past the client's 0.3 s timeout: the
     # run advances partition by partition, slowly enough to be killed between them.
@@ -194,18 +205,17 @@ def test_ten_percent_faults_give_the_same_lake_as_a_clean_run(make_settings, tmp
     assert_same_rows(derived_snapshot(settings), derived_snapshot(clean))
 
 
-def test_a_kill_between_writing_a_partition_and_recording_it(make_settings, tmp_path):
+def test_a_kill_between_writing_a_partition_and_recording_it(make_settings, tmp_path, reference):
     """The exact kill point: the lake has the partitions' files, the warehouse never heard of
     them. The re-pull changes nothing in the lake, yet the derived tables must be computed."""
     import shutil
 
-    reference = make_settings(_toml(), data_dir=tmp_path / "reference")
-    run_backfill("2026-10-01", "2026-10-01", [], "missing,failed", False,
-                 reference.config_path, reference.data_dir, 0)  # fmt: skip
+    reference_settings, lake, _, derived = reference
     killed = make_settings(_toml(), data_dir=tmp_path / "killed")
-    shutil.copytree(reference.lake_dir, killed.lake_dir)
-    summary = run_backfill("2026-10-01", "2026-10-01", [], "missing,failed", False,
-                           killed.config_path, killed.data_dir, 0)  # fmt: skip
-    assert summary["partitions_ok"] == 2 and summary["partitions_changed"] == 0
+    shutil.copytree(reference_settings.lake_dir, killed.lake_dir)
+    summary = run_backfill(*DAYS, [], "missing,failed", False, killed.config_path,
+                           killed.data_dir, 0)  # fmt: skip
+    assert summary["partitions_ok"] == 4 and summary["partitions_changed"] == 0
     assert summary["days_recomputed"] > 0
-    assert_same_rows(derived_snapshot(killed), derived_snapshot(reference))
+    assert lake_snapshot(killed).equals(lake)
+    assert_same_rows(derived_snapshot(killed), derived)
