@@ -176,6 +176,10 @@ def test_sigkill_at_several_points_then_rerun_equals_an_uninterrupted_run(
         _assert_readable_and_whole(settings, reference)
         waiter.join(timeout=120)
         assert codes == [0]
+        # not a terminal: progress as plain lines (partitions done of planned), then a summary
+        captured = capsys.readouterr()
+        assert re.search(r"^backfill: partitions: (\d+)/\1\b", captured.err, re.M), captured.err
+        assert "partitions pulled" in captured.out
 
     assert sum(killed) >= 2, killed  # the kills landed mid-run (not after the run ended)
     assert lake_snapshot(settings).equals(reference)
