@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import CREDENTIALS, fleet_macs, simulator_process, write_config
 
+from bess_etl import warehouse
 from bess_etl.config import load_settings
 from bess_etl.timeutil import utc_day_bounds_ms
 
@@ -40,6 +41,16 @@ def main() -> None:
     base.mkdir(parents=True, exist_ok=True)
     from flows.backfill import run_backfill
     from flows.daily import run_daily
+
+    steps: list[dict] = []  # the recompute's own timings per step, of each daily run
+    recompute = warehouse.recompute
+
+    def timed_recompute(*a, **kw):
+        summary = recompute(*a, **kw)
+        steps.append(summary.get("timings_s", {}))
+        return summary
+
+    warehouse.recompute = timed_recompute
 
     today = dt.datetime.now(dt.UTC).date()
     last_day = today - dt.timedelta(days=2)  # the history's last local day
@@ -69,6 +80,7 @@ def main() -> None:
                 )
                 shutil.copytree(data, snapshot)
                 walls, rows, recomputed = [], [], []
+                steps.clear()
                 for _ in range(args.repeat):
                     shutil.rmtree(data)
                     shutil.copytree(snapshot, data)
@@ -84,6 +96,13 @@ def main() -> None:
                     f"{', '.join(f'{w:.3f}' for w in walls)}; {rows[0]:,} readings pulled, "
                     f"{recomputed[0]} days recomputed"
                 )
+                if steps:
+                    med = {k: statistics.median(t.get(k, 0.0) for t in steps) for k in steps[0]}
+                    top = sorted(med.items(), key=lambda kv: -kv[1])[:6]
+                    print(
+                        f"  recompute {sum(med.values()):.3f} s; slowest steps: "
+                        + ", ".join(f"{k} {v:.3f}" for k, v in top)
+                    )
                 shutil.rmtree(snapshot)
     finally:
         if not args.dir:
