@@ -1,8 +1,8 @@
 -- Per BESS and site-local day: stress metrics for battery-life work: rainflow-counted cycles by
 -- depth-of-discharge band, time at high voltage and at high C-rate, battery temperature; see
 -- bess_etl/analytics/stress.py. Computed in Python (warehouse.PYTHON_STEPS["70_daily_stress"])
--- over the BESS's whole history whenever any of its days is a target (the coulomb-counted state
--- of charge and its rest classification run across midnights).
+-- for the target days only: a day's metrics depend on that day's readings (and, through the
+-- rest/charge classification, on the minutes around its midnights).
 create table if not exists daily_stress (
     mac                 bigint not null,
     local_date          date   not null,
@@ -28,6 +28,7 @@ create table if not exists daily_stress (
     battery_temp_max_c  double
 );
 
--- The compute step: the targets' BESS lose every row; the Python step inserts their history.
+-- The compute step: the target days lose their rows; the Python step inserts them again.
 delete from daily_stress
-where mac in (select distinct mac from targets);
+using targets t
+where daily_stress.mac = t.mac and daily_stress.local_date = t.local_date;

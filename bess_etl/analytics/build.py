@@ -2,17 +2,21 @@
 `capacity_history` and `daily_stress`, each after the SQL file of the same stem (its DDL, and
 the delete of the targets' BESS).
 
-Incremental strategy: whenever any day of a BESS is a target, its three tables are recomputed
-over the BESS's whole history (the lake's readings for cycles and stress, all of its
-daily_energy rows and cycles for the capacity history). Cycles span midnights, cumulative
-equivalent cycles and the trailing fade fits look back, and the kernels cost well under a
-second per BESS-year, so this is the simplest schedule that makes an incremental run equal a
-full rebuild by construction.
+Incremental strategy: whenever any day of a BESS is a target, its `cycles` and
+`capacity_history` are recomputed over the BESS's whole history (the lake's readings for
+cycles, all of its daily_energy rows and cycles for the capacity history): cycles span
+midnights, a capacity measurement looks back to the last observed empty, cumulative equivalent
+cycles and the trailing fade fits look back, and the kernels cost well under a second per
+BESS-year, so this makes an incremental run equal a full rebuild by construction.
+`daily_stress` is per day (a day's metrics depend on its own readings), so only the target
+days are recomputed, from their readings plus a day of context on each side.
 
 Each step runs inside the warehouse's compute transaction and neither commits nor rolls back.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import duckdb
 import pyarrow as pa
@@ -46,6 +50,27 @@ def history_readings(
         return pa.table({"type": pa.array([], pa.int32()), "ts": [], "value": []})
     query = sqlfiles.load("queries/history_readings_lake")
     return con.sql(query, params={"files": files, "types": types}).to_arrow_table()
+
+
+def stress_readings(
+    con: duckdb.DuckDBPyConnection, settings: Settings, mac: int, targets
+) -> pa.Table:
+    """The readings daily_stress needs for the BESS's target days (with a day of context)."""
+    if targets.full:
+        return history_readings(con, settings, mac, full=True)
+    dates = [d for m, d in targets.days if m == mac]
+    first, last = min(dates) - dt.timedelta(days=2), max(dates) + dt.timedelta(days=2)
+    root = lake.readings_root(settings.lake_dir)
+    files = [
+        lake.partition_path(root, m, d)
+        for m, d in lake.list_partitions(root, mac)
+        if first <= d <= last
+    ]
+    if not files:
+        return pa.table({"type": pa.array([], pa.int32()), "ts": [], "value": []})
+    query = sqlfiles.load("queries/stress_readings_lake")
+    params = {"files": files, "types": _channel_types(settings), "mac": mac}
+    return con.sql(query, params=params).to_arrow_table()
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[pa.Table]) -> None:
@@ -95,11 +120,11 @@ def build_capacity_history(con: duckdb.DuckDBPyConnection, settings: Settings, t
 
 
 def build_daily_stress(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
-    """`daily_stress` for every BESS among the targets, over its whole history."""
+    """`daily_stress` of the target days."""
     ch = settings.channels
     out = []
     for mac in targets.macs:
-        readings = history_readings(con, settings, mac, targets.full)
+        readings = stress_readings(con, settings, mac, targets)
 
         def pick(code: int, sign: float = 1.0, readings=readings) -> tuple | None:
             t, v = readings_channel(readings, code, sign)
@@ -120,6 +145,15 @@ def build_daily_stress(con: duckdb.DuckDBPyConnection, settings: Settings, targe
                 mac=mac,
             ).cast(STRESS_SCHEMA)
         )
+    if not targets.full:
+        wanted = pa.table(
+            {
+                "mac": pa.array([m for m, _ in targets.days], pa.int64()),
+                "local_date": pa.array([d for _, d in targets.days], pa.date32()),
+            }
+        )
+        out = [t.join(wanted, ["mac", "local_date"], join_type="inner") for t in out]
+        out = [t.select(STRESS_SCHEMA.names).sort_by([("local_date", "ascending")]) for t in out]
     _insert(con, "daily_stress", out)
 
 
@@ -128,4 +162,5 @@ __all__ = [
     "build_cycles",
     "build_daily_stress",
     "history_readings",
+    "stress_readings",
 ]
