@@ -238,16 +238,26 @@ def rebuild(
     return summary
 
 
+# Partitions (mac, UTC day) per recompute transaction: a backfill of a year holds a month of
+# readings in DuckDB at a time, not the year (peak RSS stays under 1 GB per BESS-year).
+RECOMPUTE_BATCH_PARTITIONS = 62
+
+
 def recompute_pending(settings: Settings) -> dict:
     """Recompute derived tables for every partition queued by pulls (this run's, and any an
     interrupted run left), then clear the queue."""
     with connection(settings) as con:
-        pending = ingest.pending_partitions(con)
+        pending = sorted(ingest.pending_partitions(con))
         if not pending:
             return {"partitions": 0, "days": []}
-        result = warehouse.recompute(con, settings, pending)
-        ingest.clear_pending(con, pending)
-    return {"partitions": len(pending), "days": result.get("days", [])}
+        days: set = set()
+        for start in range(0, len(pending), RECOMPUTE_BATCH_PARTITIONS):
+            batch = pending[start : start + RECOMPUTE_BATCH_PARTITIONS]
+            later = pending[start + RECOMPUTE_BATCH_PARTITIONS :]
+            result = warehouse.recompute(con, settings, batch, deferred=later)
+            ingest.clear_pending(con, batch)
+            days.update(tuple(d) for d in result.get("days", []))
+    return {"partitions": len(pending), "days": sorted(days)}
 
 
 def finish_run(settings: Settings, summary: RunSummary, recomputed: dict, started: float) -> None:

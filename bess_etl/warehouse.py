@@ -283,10 +283,13 @@ def recompute(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     changed_partitions: Iterable[tuple[int, dt.date | str]],
+    deferred: Iterable[tuple[int, dt.date | str]] = (),
 ) -> dict:
     """Recompute the derived tables for the lake partitions (mac, UTC date) whose readings
     changed: the local days they touch and the neighbour days their boundary intervals reach.
-    Partitions the warehouse has not seen yet (or that left the lake) count as changed too.
+    Partitions the warehouse has not seen yet (or that left the lake) count as changed too,
+    except `deferred` ones: a caller recomputing a long backfill in batches names the later
+    batches' partitions there, so each batch's memory stays bounded.
     One transaction; then the data checks. Returns a summary (days, timings)."""
     started = time.perf_counter()
     build_schema(con, settings)
@@ -297,12 +300,13 @@ def recompute(
             "run `bess-etl rebuild` to recreate the derived tables"
         )
     changed = {(int(m), _as_date(d)) for m, d in changed_partitions}
+    later = {(int(m), _as_date(d)) for m, d in deferred} - changed
     timings: dict[str, float] = {}
     con.begin()
     try:
         _check_derived_settings(con, settings, replace=False)
         with _timed(timings, "lake_partitions"):
-            changed |= _sync_lake_partitions(con, settings, changed)
+            changed |= _sync_lake_partitions(con, settings, changed, deferred=later)
         _pairs_table(con, "changed_partitions", sorted(changed))
         with _timed(timings, "targets"):
             _run_named(con, "queries/recompute_targets", settings)
@@ -476,10 +480,11 @@ def _sync_lake_partitions(
     settings: Settings,
     changed: set[tuple[int, dt.date]],
     also: Callable[[int, dt.date], bool] | None = None,
+    deferred: set[tuple[int, dt.date]] = frozenset(),
 ) -> set[tuple[int, dt.date]]:
     """Refresh lake_partitions for the changed partitions, for partitions on disk it does not
-    know yet, for known ones that left the lake, and for those `also` selects. Returns the
-    partitions refreshed."""
+    know yet (unless deferred to a later batch), for known ones that left the lake, and for
+    those `also` selects. Returns the partitions refreshed."""
     from bess_etl import lake
 
     root = lake.readings_root(settings.lake_dir)
@@ -488,7 +493,7 @@ def _sync_lake_partitions(
         (int(m), d)
         for m, d in con.execute("select distinct mac, date from lake_partitions").fetchall()
     }
-    refresh = changed | (on_disk - known) | (known - on_disk)
+    refresh = changed | (on_disk - known - deferred) | (known - on_disk)
     if also is not None:
         refresh |= {p for p in on_disk | known if also(*p)}
     if not refresh:
