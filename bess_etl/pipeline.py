@@ -243,6 +243,14 @@ def rebuild(
 RECOMPUTE_BATCH_PARTITIONS = 62
 
 
+def release_memory() -> None:
+    """Hand memory Arrow freed back to the OS: its allocator keeps freed blocks for reuse, so
+    without this a long run's RSS stays at its pull-stage peak."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def recompute_pending(settings: Settings) -> dict:
     """Recompute derived tables for every partition queued by pulls (this run's, and any an
     interrupted run left), then clear the queue."""
@@ -251,12 +259,14 @@ def recompute_pending(settings: Settings) -> dict:
         if not pending:
             return {"partitions": 0, "days": []}
         days: set = set()
+        release_memory()  # what the pulls held
         for start in range(0, len(pending), RECOMPUTE_BATCH_PARTITIONS):
             batch = pending[start : start + RECOMPUTE_BATCH_PARTITIONS]
             later = pending[start + RECOMPUTE_BATCH_PARTITIONS :]
             result = warehouse.recompute(con, settings, batch, deferred=later)
             ingest.clear_pending(con, batch)
             days.update(tuple(d) for d in result.get("days", []))
+            release_memory()
     return {"partitions": len(pending), "days": sorted(days)}
 
 

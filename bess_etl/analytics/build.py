@@ -19,11 +19,13 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from bess_etl import lake, sqlfiles
+from bess_etl import lake, sqlfiles, storage
 from bess_etl.analytics.capacity import capacity_history, measurements_from_cycles
-from bess_etl.analytics.cycles import CYCLES_SCHEMA, cycles_from_readings
+from bess_etl.analytics.cycles import CYCLES_SCHEMA, detect_cycles
 from bess_etl.analytics.series import readings_channel
 from bess_etl.analytics.stress import STRESS_SCHEMA, daily_stress
 from bess_etl.config import Settings
@@ -34,22 +36,41 @@ def _channel_types(settings: Settings) -> list[int]:
     return [c for c in (ch.current, ch.voltage, ch.power, ch.soc, ch.battery_temp) if c]
 
 
-def history_readings(
-    con: duckdb.DuckDBPyConnection, settings: Settings, mac: int, full: bool
-) -> pa.Table:
-    """The readings (type, ts, value; sorted by type, ts) of the channels the analytics use, over
-    the BESS's whole history: from scope_readings when a full rebuild has loaded the whole lake
-    (`full`), else from the BESS's lake partitions."""
-    types = _channel_types(settings)
-    if full:
-        query = sqlfiles.load("queries/history_readings_scope")
-        return con.sql(query, params={"mac": mac, "types": types}).to_arrow_table()
+def history_channels(
+    settings: Settings, mac: int, codes: list[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The BESS's whole lake history of each sensor type in `codes` as (epoch ms, values), read
+    a file at a time with pyarrow and split by type as it goes. A BESS-year is ~6 M readings of
+    these channels: this holds the channels' arrays and one file, never the whole table beside
+    them (nor a sort, nor DuckDB's buffer pool). Files are sorted by (type, ts) and come in date
+    order, so each channel comes out in ts order."""
     root = lake.readings_root(settings.lake_dir)
-    files = [lake.partition_path(root, m, d) for m, d in lake.list_partitions(root, mac)]
-    if not files:
-        return pa.table({"type": pa.array([], pa.int32()), "ts": [], "value": []})
-    query = sqlfiles.load("queries/history_readings_lake")
-    return con.sql(query, params={"files": files, "types": types}).to_arrow_table()
+    parts: dict[int, tuple[list, list]] = {c: ([], []) for c in codes}
+    for m, d in sorted(lake.list_partitions(root, mac)):
+        table = storage.read_parquet(lake.partition_path(root, m, d), ["type", "ts", "value"])
+        if table is None or not table.num_rows:
+            continue
+        types = table["type"].to_numpy()
+        ts = pc.cast(table["ts"], pa.int64()).to_numpy()
+        values = table["value"].to_numpy()
+        for code in codes:
+            mask = types == code
+            parts[code][0].append(ts[mask])
+            parts[code][1].append(values[mask].astype(np.float64, copy=False))
+    return {
+        code: (
+            np.concatenate(t) if t else np.empty(0, np.int64),
+            np.concatenate(v) if v else np.empty(0),
+        )
+        for code, (t, v) in parts.items()
+    }
+
+
+def scope_history(con: duckdb.DuckDBPyConnection, settings: Settings, mac: int) -> pa.Table:
+    """The readings (type, ts, value; sorted by type, ts) of the channels the analytics use from
+    scope_readings, which a full rebuild loads with the whole lake."""
+    query = sqlfiles.load("queries/history_readings_scope")
+    return con.sql(query, params={"mac": mac, "types": _channel_types(settings)}).to_arrow_table()
 
 
 def stress_readings(
@@ -57,7 +78,7 @@ def stress_readings(
 ) -> pa.Table:
     """The readings daily_stress needs for the BESS's target days (with a day of context)."""
     if targets.full:
-        return history_readings(con, settings, mac, full=True)
+        return scope_history(con, settings, mac)
     dates = [d for m, d in targets.days if m == mac]
     first, last = min(dates) - dt.timedelta(days=2), max(dates) + dt.timedelta(days=2)
     root = lake.readings_root(settings.lake_dir)
@@ -71,6 +92,12 @@ def stress_readings(
     query = sqlfiles.load("queries/stress_readings_lake")
     params = {"files": files, "types": _channel_types(settings), "mac": mac}
     return con.sql(query, params=params).to_arrow_table()
+
+
+def _pick(readings: pa.Table, code: int, sign: float) -> tuple | None:
+    """One channel as (epoch ms, values), or None when the BESS does not report it."""
+    t, v = readings_channel(readings, code, sign)
+    return (t, v) if t.size else None
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[pa.Table]) -> None:
@@ -90,16 +117,37 @@ def build_cycles(con: duckdb.DuckDBPyConnection, settings: Settings, targets) ->
     """`cycles` for every BESS among the targets, over its whole history."""
     out = []
     for mac in targets.macs:
-        readings = history_readings(con, settings, mac, targets.full)
-        out.append(
-            cycles_from_readings(
-                readings,
-                settings.channels,
-                settings.capacity_for(mac),
-                float(settings.integration.max_gap_s),
-                mac=mac,
-            ).cast(CYCLES_SCHEMA)
+        ch = settings.channels
+        wanted = [
+            ("current", ch.current, ch.sign),
+            ("voltage", ch.voltage, 1.0),
+            ("soc", ch.soc, 1.0),
+            ("battery_temp", ch.battery_temp, 1.0),
+            ("power", ch.power, ch.sign),
+        ]
+        if targets.full:
+            readings = scope_history(con, settings, mac)
+            picked = {name: _pick(readings, code, sign) for name, code, sign in wanted}
+            del readings
+        else:
+            arrays = history_channels(settings, mac, [code for _, code, _ in wanted if code])
+            picked = {}
+            for name, code, sign in wanted:
+                t, v = arrays.pop(code, (np.empty(0, np.int64), np.empty(0)))
+                picked[name] = (t, v * sign if sign != 1.0 else v) if t.size else None
+        current, voltage = picked.pop("current"), picked.pop("voltage")
+        if current is None or voltage is None:
+            continue
+        cycles = detect_cycles(
+            current,
+            voltage,
+            settings.capacity_for(mac),
+            float(settings.integration.max_gap_s),
+            mac=mac,
+            **picked,
         )
+        out.append(cycles.cast(CYCLES_SCHEMA))
+        pa.default_memory_pool().release_unused()
     _insert(con, "cycles", out)
 
 
@@ -161,6 +209,7 @@ __all__ = [
     "build_capacity_history",
     "build_cycles",
     "build_daily_stress",
-    "history_readings",
+    "history_channels",
+    "scope_history",
     "stress_readings",
 ]
