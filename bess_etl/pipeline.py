@@ -240,15 +240,23 @@ def rebuild(
 
 # Partitions (mac, UTC day) per recompute transaction: a backfill of a year holds a month of
 # readings in DuckDB at a time, not the year (peak RSS stays under 1 GB per BESS-year).
-RECOMPUTE_BATCH_PARTITIONS = 62
+RECOMPUTE_BATCH_PARTITIONS = 31
 
 
 def release_memory() -> None:
-    """Hand memory Arrow freed back to the OS: its allocator keeps freed blocks for reuse, so
-    without this a long run's RSS stays at its pull-stage peak."""
+    """Hand freed memory back to the OS: Arrow's allocator and glibc's per-thread arenas (the
+    pulls run on worker threads) keep freed blocks for reuse, so without this a long run's RSS
+    stays at its pull-stage peak and the recompute's peak comes on top of it."""
+    import ctypes
+    import ctypes.util
+
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    libc_name = ctypes.util.find_library("c")
+    if libc_name and "libc.so" in libc_name:  # glibc (Linux) only
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(libc_name).malloc_trim(0)
 
 
 def recompute_pending(settings: Settings) -> dict:

@@ -57,13 +57,14 @@ def history_channels(
             mask = types == code
             parts[code][0].append(ts[mask])
             parts[code][1].append(values[mask].astype(np.float64, copy=False))
-    return {
-        code: (
+    out = {}
+    for code in codes:
+        t, v = parts.pop(code)  # free each channel's pieces as soon as they are joined
+        out[code] = (
             np.concatenate(t) if t else np.empty(0, np.int64),
             np.concatenate(v) if v else np.empty(0),
         )
-        for code, (t, v) in parts.items()
-    }
+    return out
 
 
 def scope_history(con: duckdb.DuckDBPyConnection, settings: Settings, mac: int) -> pa.Table:
