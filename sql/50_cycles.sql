@@ -1,8 +1,9 @@
 -- One row per BESS × detected cycle (a charge phase and the discharge phase after it), from the
 -- current with hysteresis; see bess_etl/analytics/cycles.py for the definitions. Computed in
 -- Python (warehouse.PYTHON_STEPS["50_cycles"]: bess_etl.analytics.build:build_cycles): when any
--- day of a BESS is a target, its cycles are redone over its whole history in the lake, so an
--- incremental run equals a full rebuild.
+-- day of a BESS is a target, its cycles are redone from a restart cycle before its earliest
+-- target day (or over its whole history in the lake), so an incremental run equals a full
+-- rebuild.
 create table if not exists cycles (
     mac                      bigint      not null,
     cycle_index              integer     not null,  -- 0-based over the BESS's whole history
@@ -37,6 +38,7 @@ create table if not exists cycles (
     method                   varchar  -- full_to_empty_voltage | full_to_empty_soc | delta_soc
 );
 
--- The compute step: the targets' BESS lose every row; the Python step inserts their history.
+-- The compute step: the targets' BESS lose every cycle starting on or after their earliest target
+-- day; the Python step deletes the rest of what it redoes (from its restart cycle on) and inserts.
 delete from cycles
-where mac in (select distinct mac from targets);
+where start_ts >= (select min(t.day_start) from targets t where t.mac = cycles.mac);

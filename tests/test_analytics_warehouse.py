@@ -284,3 +284,60 @@ def test_each_analytics_check_finds_its_violation(hand_made, check, mutation, n)
     hand_made.execute(mutation)
     got = _failing(hand_made).get(check, 0)
     assert got == n
+
+
+def test_late_data_mid_history_redoes_cycles_from_a_restart_point(
+    make_settings, tmp_path, open_warehouse, monkeypatch
+):
+    """Late readings for a day in the middle of a longer history: cycles are re-detected from a
+    restart cycle before that day (earlier rows untouched) and equal a full rebuild."""
+    from bess_etl.analytics import build
+
+    n_days = 30
+    inc = make_settings(SIM_CONFIG, data_dir=tmp_path / "inc")
+    sim = Simulator(inc)
+    con = open_warehouse(inc)
+    last = FIRST + dt.timedelta(days=n_days - 1)
+    warehouse.recompute(con, inc, store_simulated(inc, FIRST, last, sim))
+    before = _table(con, "cycles")
+    day = FIRST + dt.timedelta(days=20)
+    rows = con.execute(
+        "select type, ts, value from readings where mac = $m and type = 531 "
+        "and timezone($tz, ts)::date = $d and value < -5 order by ts limit 20",
+        {"m": SIM_MAC, "tz": inc.site.timezone, "d": day},
+    ).fetchall()
+    assert rows
+    late = pa.table(
+        {
+            "mac": [SIM_MAC] * len(rows),
+            "type": [r[0] for r in rows],
+            "ts": [r[1] + dt.timedelta(milliseconds=7000) for r in rows],
+            "value": [r[2] * 1.5 for r in rows],
+        },
+        schema=READINGS_SCHEMA,
+    )
+    changed = sorted(k for k, w in store_readings(inc, late).items() if w.changed)
+    restarts = []
+    detect = build._detect
+
+    def spy(settings, mac, wanted, since, reference, **kwargs):
+        restarts.append(since)
+        return detect(settings, mac, wanted, since, reference, **kwargs)
+
+    monkeypatch.setattr(build, "_detect", spy)
+    warehouse.recompute(con, inc, changed)
+    # one detection, from a restart partition after the first day: not the whole history
+    assert len(restarts) == 1 and restarts[0] is not None and restarts[0] > FIRST
+    after = {name: _table(con, name) for name in TABLES}
+    assert after["cycles"] != before
+    # targets include a day of context; the restart cycle starts over a day before them
+    early = dt.datetime.combine(day - dt.timedelta(days=4), dt.time(), dt.UTC)
+    kept = [r for r in before if r[3] < early]
+    assert kept and [r for r in after["cycles"] if r[3] < early] == kept  # untouched
+
+    full = make_settings(SIM_CONFIG, data_dir=tmp_path / "full")
+    shutil.copytree(tmp_path / "inc" / "lake", tmp_path / "full" / "lake")
+    con_full = open_warehouse(full)
+    warehouse.rebuild(con_full, full)
+    for name in ("cycles", "capacity_history"):
+        assert_same_rows(after[name], _table(con_full, name), name)

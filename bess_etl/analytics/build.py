@@ -2,12 +2,17 @@
 `capacity_history` and `daily_stress`, each after the SQL file of the same stem (its DDL, and
 the delete of the targets' BESS).
 
-Incremental strategy: whenever any day of a BESS is a target, its `cycles` and
-`capacity_history` are recomputed over the BESS's whole history (the lake's readings for
-cycles, all of its daily_energy rows and cycles for the capacity history): cycles span
-midnights, a capacity measurement looks back to the last observed empty, cumulative equivalent
-cycles and the trailing fade fits look back, and the kernels cost well under a second per
-BESS-year, so this makes an incremental run equal a full rebuild by construction.
+Incremental strategy: whenever any day of a BESS is a target, its `capacity_history` is
+recomputed over the BESS's whole history (all of its daily_energy rows and cycles: cumulative
+equivalent cycles and the trailing fade fits look back; cheap, from warehouse tables). Its
+`cycles` are re-detected from the lake from a restart point (see _restart): the latest existing
+cycle starting over a day before the earliest target day is the anchor; detection re-runs from a
+partition before the cycle preceding M, the latest capacity measurement before the anchor (the
+capacity state, the last observed empty and the reference capacity, is then re-derived
+identically), the re-detected cycles from M to the anchor must start and measure as the existing
+ones do (else the whole history is redone), and only the cycles from the anchor on are replaced
+(renumbered after the kept ones). Without such an anchor, or in a full rebuild, the whole history
+is redone. Either way an incremental run equals a full rebuild.
 `daily_stress` is per day (a day's metrics depend on its own readings), so only the target
 days are recomputed, from their readings plus a day of context on each side.
 
@@ -37,16 +42,19 @@ def _channel_types(settings: Settings) -> list[int]:
 
 
 def history_channels(
-    settings: Settings, mac: int, codes: list[int]
+    settings: Settings, mac: int, codes: list[int], since: dt.date | None = None
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """The BESS's whole lake history of each sensor type in `codes` as (epoch ms, values), read
     a file at a time with pyarrow and split by type as it goes. A BESS-year is ~6 M readings of
     these channels: this holds the channels' arrays and one file, never the whole table beside
     them (nor a sort, nor DuckDB's buffer pool). Files are sorted by (type, ts) and come in date
-    order, so each channel comes out in ts order."""
+    order, so each channel comes out in ts order. With `since`, only the partitions (UTC dates)
+    from that date on."""
     root = lake.readings_root(settings.lake_dir)
     parts: dict[int, tuple[list, list]] = {c: ([], []) for c in codes}
     for m, d in sorted(lake.list_partitions(root, mac)):
+        if since is not None and d < since:
+            continue
         table = storage.read_parquet(lake.partition_path(root, m, d), ["type", "ts", "value"])
         if table is None or not table.num_rows:
             continue
@@ -114,8 +122,71 @@ def _insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[pa.Table
         con.unregister(view)
 
 
+_DAY_MS = 86_400_000
+
+
+def _restart(
+    con: duckdb.DuckDBPyConnection, mac: int, targets
+) -> tuple[np.ndarray, int, int, dt.date | None, float | None] | None:
+    """Where an incremental run re-detects a BESS's cycles from: (the existing cycles' start_ts
+    in epoch ms, from the measurement cycle M on; the anchor's index among all the BESS's cycles;
+    the index of M; the first lake partition to read; the reference capacity before M), or None
+    for its whole history.
+
+    The anchor is the latest existing cycle starting over a day before the earliest target day
+    (no target's readings reach it, nor the cycle before it, which ends at its start). The
+    capacity state the anchor's cycles depend on (the last observed empty, the latest measurement)
+    is at or after M, the latest capacity measurement before the anchor (a measurement reached
+    empty, and sets the reference), so detection re-runs from a partition before the cycle before
+    M: the Schmitt trigger and the segment filters settle within that cycle."""
+    if targets.full:
+        return None
+    rows = con.execute(
+        "select epoch_ms(start_ts), is_capacity_measurement, capacity_ah, "
+        "min(t.day_start) over () from cycles, "
+        "(select min(day_start) as day_start from targets where mac = $mac) t "
+        "where cycles.mac = $mac order by start_ts",
+        {"mac": mac},
+    ).fetchall()
+    if not rows or rows[0][3] is None:
+        return None
+    starts = np.array([r[0] for r in rows], np.int64)
+    cutoff_ms = int(rows[0][3].timestamp() * 1000) - _DAY_MS
+    anchor = int(np.searchsorted(starts, cutoff_ms, "left")) - 1
+    if anchor < 2:
+        return None
+    meas = [k for k in range(anchor) if rows[k][1]]
+    if not meas or meas[-1] < 2:
+        return None
+    m = meas[-1]
+    since_ms = int(starts[m - 1]) - _DAY_MS
+    since = dt.datetime.fromtimestamp(since_ms / 1000, dt.UTC).date()
+    before = [rows[k][2] for k in meas[:-1]]
+    reference = float(before[-1]) if before else None
+    return starts[m:], anchor, m, since, reference
+
+
+def _same_until_anchor(
+    cycles: pa.Table, existing: np.ndarray, n_keep: int, existing_meas: list[bool]
+) -> int | None:
+    """Index in `cycles` (a re-detection) of the anchor, when its cycles from M up to the anchor
+    start where the existing ones do and measure the same; else None."""
+    got = pc.cast(cycles["start_ts"], pa.int64()).to_numpy()
+    j = int(np.searchsorted(got, existing[0], "left"))
+    if j < 1 or j + n_keep >= got.size:
+        return None
+    if not np.array_equal(got[j : j + n_keep + 1], existing[: n_keep + 1]):
+        return None
+    flags = cycles["is_capacity_measurement"].to_pylist()[j : j + n_keep]
+    if flags != existing_meas:
+        return None
+    return j + n_keep
+
+
 def build_cycles(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
-    """`cycles` for every BESS among the targets, over its whole history."""
+    """`cycles` for every BESS among the targets: from a restart point before the earliest target
+    day (see _restart), else over its whole history. The SQL file deleted the cycles starting on
+    or after the earliest target day; this deletes the rest of what it redoes."""
     out = []
     for mac in targets.macs:
         ch = settings.channels
@@ -126,30 +197,75 @@ def build_cycles(con: duckdb.DuckDBPyConnection, settings: Settings, targets) ->
             ("battery_temp", ch.battery_temp, 1.0),
             ("power", ch.power, ch.sign),
         ]
-        if targets.full:
-            readings = scope_history(con, settings, mac)
-            picked = {name: _pick(readings, code, sign) for name, code, sign in wanted}
-            del readings
-        else:
-            arrays = history_channels(settings, mac, [code for _, code, _ in wanted if code])
-            picked = {}
-            for name, code, sign in wanted:
-                t, v = arrays.pop(code, (np.empty(0, np.int64), np.empty(0)))
-                picked[name] = (t, v * sign if sign != 1.0 else v) if t.size else None
-        current, voltage = picked.pop("current"), picked.pop("voltage")
-        if current is None or voltage is None:
-            continue
-        cycles = detect_cycles(
-            current,
-            voltage,
-            settings.capacity_for(mac),
-            float(settings.integration.max_gap_s),
-            mac=mac,
-            **picked,
-        )
-        out.append(cycles.cast(CYCLES_SCHEMA))
+        restart = _restart(con, mac, targets)
+        cycles = None
+        if restart is not None:
+            existing, anchor, m, since, reference = restart
+            meas = con.execute(
+                "select is_capacity_measurement from cycles where mac = $mac "
+                "order by start_ts offset $m limit $n",
+                {"mac": mac, "m": m, "n": anchor - m},
+            ).fetchall()
+            cycles = _detect(settings, mac, wanted, since, reference)
+            j = (
+                None
+                if cycles is None
+                else _same_until_anchor(cycles, existing, anchor - m, [r[0] for r in meas])
+            )
+            if j is None:
+                cycles = None
+            else:
+                cycles = cycles.slice(j)
+                index = pa.array(np.arange(anchor, anchor + cycles.num_rows, dtype=np.int32))
+                cycles = cycles.set_column(
+                    cycles.schema.get_field_index("cycle_index"), "cycle_index", index
+                )
+                con.execute(
+                    "delete from cycles where mac = $mac and epoch_ms(start_ts) >= $ts",
+                    {"mac": mac, "ts": int(existing[anchor - m])},
+                )
+        if cycles is None:
+            con.execute("delete from cycles where mac = $mac", {"mac": mac})
+            cycles = _detect(settings, mac, wanted, None, None, full=targets.full, con=con)
+        if cycles is not None:
+            out.append(cycles.cast(CYCLES_SCHEMA))
         pa.default_memory_pool().release_unused()
     _insert(con, "cycles", out)
+
+
+def _detect(
+    settings: Settings,
+    mac: int,
+    wanted: list,
+    since: dt.date | None,
+    reference: float | None,
+    full: bool = False,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table | None:
+    """detect_cycles over the BESS's lake partitions from `since` (all if None; scope_readings
+    in a full rebuild); None when it lacks current or voltage."""
+    if full:
+        readings = scope_history(con, settings, mac)
+        picked = {name: _pick(readings, code, sign) for name, code, sign in wanted}
+        del readings
+    else:
+        arrays = history_channels(settings, mac, [code for _, code, _ in wanted if code], since)
+        picked = {}
+        for name, code, sign in wanted:
+            t, v = arrays.pop(code, (np.empty(0, np.int64), np.empty(0)))
+            picked[name] = (t, v * sign if sign != 1.0 else v) if t.size else None
+    current, voltage = picked.pop("current"), picked.pop("voltage")
+    if current is None or voltage is None:
+        return None
+    return detect_cycles(
+        current,
+        voltage,
+        settings.capacity_for(mac),
+        float(settings.integration.max_gap_s),
+        mac=mac,
+        reference_capacity_ah=reference,
+        **picked,
+    )
 
 
 def build_capacity_history(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
