@@ -11,3 +11,14 @@ create table if not exists lake_partitions (
     first_ts      timestamptz not null,
     last_ts       timestamptz not null
 );
+
+-- The site-local days each BESS has readings on, from lake_partitions: those of each
+-- partition's first and last reading (a UTC day overlaps two local days, or three only where a
+-- 23-hour local day fits wholly inside it, which no zone whose midnight is away from UTC
+-- midnight allows). The data checks compare daily_energy with it.
+create or replace view lake_local_days as
+select p.mac, timezone(s.timezone, p.first_ts)::date as local_date
+from lake_partitions as p cross join settings as s
+union
+select p.mac, timezone(s.timezone, p.last_ts)::date as local_date
+from lake_partitions as p cross join settings as s;

@@ -320,9 +320,9 @@ def test_late_data_mid_history_redoes_cycles_from_a_restart_point(
     restarts = []
     detect = build._detect
 
-    def spy(settings, mac, wanted, since, reference, **kwargs):
+    def spy(settings, mac, since, reference, **kwargs):
         restarts.append(since)
-        return detect(settings, mac, wanted, since, reference, **kwargs)
+        return detect(settings, mac, since, reference, **kwargs)
 
     monkeypatch.setattr(build, "_detect", spy)
     warehouse.recompute(con, inc, changed)

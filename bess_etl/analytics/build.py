@@ -36,9 +36,21 @@ from bess_etl.analytics.stress import STRESS_SCHEMA, daily_stress
 from bess_etl.config import Settings
 
 
-def _channel_types(settings: Settings) -> list[int]:
+def _channels(settings: Settings) -> list[tuple[str, int, float]]:
+    """(detect_cycles' argument name, sensor type code, sign that makes it charge-positive) of
+    each channel the analytics use; code 0 where the BESS does not report it."""
     ch = settings.channels
-    return [c for c in (ch.current, ch.voltage, ch.power, ch.soc, ch.battery_temp) if c]
+    return [
+        ("current", ch.current, ch.sign),
+        ("voltage", ch.voltage, 1.0),
+        ("soc", ch.soc, 1.0),
+        ("battery_temp", ch.battery_temp, 1.0),
+        ("power", ch.power, ch.sign),
+    ]
+
+
+def _channel_types(settings: Settings) -> list[int]:
+    return [code for _, code, _ in _channels(settings) if code]
 
 
 def history_channels(
@@ -105,6 +117,8 @@ def stress_readings(
 
 def _pick(readings: pa.Table, code: int, sign: float) -> tuple | None:
     """One channel as (epoch ms, values), or None when the BESS does not report it."""
+    if not code:
+        return None
     t, v = readings_channel(readings, code, sign)
     return (t, v) if t.size else None
 
@@ -127,11 +141,11 @@ _DAY_MS = 86_400_000
 
 def _restart(
     con: duckdb.DuckDBPyConnection, mac: int, targets
-) -> tuple[np.ndarray, int, int, dt.date | None, float | None] | None:
+) -> tuple[np.ndarray, list[bool], int, dt.date, float | None] | None:
     """Where an incremental run re-detects a BESS's cycles from: (the existing cycles' start_ts
-    in epoch ms, from the measurement cycle M on; the anchor's index among all the BESS's cycles;
-    the index of M; the first lake partition to read; the reference capacity before M), or None
-    for its whole history.
+    in epoch ms, from the measurement cycle M on; their is_capacity_measurement flags from M up
+    to the anchor; the anchor's index among all the BESS's cycles; the first lake partition to
+    read; the reference capacity before M), or None for its whole history.
 
     The anchor is the latest existing cycle starting over a day before the earliest target day
     (no target's readings reach it, nor the cycle before it, which ends at its start). The
@@ -141,13 +155,8 @@ def _restart(
     M: the Schmitt trigger and the segment filters settle within that cycle."""
     if targets.full:
         return None
-    rows = con.execute(
-        "select epoch_ms(start_ts), is_capacity_measurement, capacity_ah, "
-        "min(t.day_start) over () from cycles, "
-        "(select min(day_start) as day_start from targets where mac = $mac) t "
-        "where cycles.mac = $mac order by start_ts",
-        {"mac": mac},
-    ).fetchall()
+    query = sqlfiles.load("queries/cycles_restart_candidates")
+    rows = con.execute(query, {"mac": mac}).fetchall()
     if not rows or rows[0][3] is None:
         return None
     starts = np.array([r[0] for r in rows], np.int64)
@@ -163,7 +172,8 @@ def _restart(
     since = dt.datetime.fromtimestamp(since_ms / 1000, dt.UTC).date()
     before = [rows[k][2] for k in meas[:-1]]
     reference = float(before[-1]) if before else None
-    return starts[m:], anchor, m, since, reference
+    flags = [bool(rows[k][1]) for k in range(m, anchor)]
+    return starts[m:], flags, anchor, since, reference
 
 
 def _same_until_anchor(
@@ -188,29 +198,18 @@ def build_cycles(con: duckdb.DuckDBPyConnection, settings: Settings, targets) ->
     day (see _restart), else over its whole history. The SQL file deleted the cycles starting on
     or after the earliest target day; this deletes the rest of what it redoes."""
     out = []
+    delete = sqlfiles.load("queries/delete_cycles_from")
     for mac in targets.macs:
-        ch = settings.channels
-        wanted = [
-            ("current", ch.current, ch.sign),
-            ("voltage", ch.voltage, 1.0),
-            ("soc", ch.soc, 1.0),
-            ("battery_temp", ch.battery_temp, 1.0),
-            ("power", ch.power, ch.sign),
-        ]
         restart = _restart(con, mac, targets)
         cycles = None
         if restart is not None:
-            existing, anchor, m, since, reference = restart
-            meas = con.execute(
-                "select is_capacity_measurement from cycles where mac = $mac "
-                "order by start_ts offset $m limit $n",
-                {"mac": mac, "m": m, "n": anchor - m},
-            ).fetchall()
-            cycles = _detect(settings, mac, wanted, since, reference)
+            existing, existing_meas, anchor, since, reference = restart
+            cycles = _detect(settings, mac, since, reference)
+            n_keep = len(existing_meas)
             j = (
                 None
                 if cycles is None
-                else _same_until_anchor(cycles, existing, anchor - m, [r[0] for r in meas])
+                else _same_until_anchor(cycles, existing, n_keep, existing_meas)
             )
             if j is None:
                 cycles = None
@@ -220,23 +219,18 @@ def build_cycles(con: duckdb.DuckDBPyConnection, settings: Settings, targets) ->
                 cycles = cycles.set_column(
                     cycles.schema.get_field_index("cycle_index"), "cycle_index", index
                 )
-                con.execute(
-                    "delete from cycles where mac = $mac and epoch_ms(start_ts) >= $ts",
-                    {"mac": mac, "ts": int(existing[anchor - m])},
-                )
+                con.execute(delete, {"mac": mac, "start_ms": int(existing[n_keep])})
         if cycles is None:
-            con.execute("delete from cycles where mac = $mac", {"mac": mac})
-            cycles = _detect(settings, mac, wanted, None, None, full=targets.full, con=con)
+            con.execute(delete, {"mac": mac, "start_ms": 0})
+            cycles = _detect(settings, mac, None, None, full=targets.full, con=con)
         if cycles is not None:
             out.append(cycles.cast(CYCLES_SCHEMA))
-        pa.default_memory_pool().release_unused()
     _insert(con, "cycles", out)
 
 
 def _detect(
     settings: Settings,
     mac: int,
-    wanted: list,
     since: dt.date | None,
     reference: float | None,
     full: bool = False,
@@ -244,6 +238,7 @@ def _detect(
 ) -> pa.Table | None:
     """detect_cycles over the BESS's lake partitions from `since` (all if None; scope_readings
     in a full rebuild); None when it lacks current or voltage."""
+    wanted = _channels(settings)
     if full:
         readings = scope_history(con, settings, mac)
         picked = {name: _pick(readings, code, sign) for name, code, sign in wanted}
@@ -286,27 +281,21 @@ def build_capacity_history(con: duckdb.DuckDBPyConnection, settings: Settings, t
 
 def build_daily_stress(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
     """`daily_stress` of the target days."""
-    ch = settings.channels
     out = []
     for mac in targets.macs:
         readings = stress_readings(con, settings, mac, targets)
-
-        def pick(code: int, sign: float = 1.0, readings=readings) -> tuple | None:
-            t, v = readings_channel(readings, code, sign)
-            return (t, v) if t.size else None
-
-        current, voltage = pick(ch.current, ch.sign), pick(ch.voltage)
-        if current is None or voltage is None:
+        picked = {name: _pick(readings, code, sign) for name, code, sign in _channels(settings)}
+        if picked["current"] is None or picked["voltage"] is None:
             continue
         out.append(
             daily_stress(
-                current,
-                voltage,
+                picked["current"],
+                picked["voltage"],
                 settings.capacity_for(mac),
                 float(settings.integration.max_gap_s),
                 settings.site.timezone,
-                soc=pick(ch.soc),
-                battery_temp=pick(ch.battery_temp),
+                soc=picked["soc"],
+                battery_temp=picked["battery_temp"],
                 mac=mac,
             ).cast(STRESS_SCHEMA)
         )
