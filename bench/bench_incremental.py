@@ -36,6 +36,9 @@ def main() -> None:
     ap.add_argument("--bess", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", help="work directory (default: a new temp directory)")
+    ap.add_argument(
+        "--profile", action="store_true", help="print a pyinstrument profile of the last run"
+    )
     args = ap.parse_args()
     base = Path(args.dir or tempfile.mkdtemp(prefix="bess-bench-incremental-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -85,9 +88,14 @@ def main() -> None:
                     shutil.rmtree(data)
                     shutil.copytree(snapshot, data)
                     load_settings(cfg, data_dir=data)  # config errors surface before timing
+                    last = len(walls) == args.repeat - 1
+                    profiler = _profiler() if args.profile and last else None
                     t0 = time.perf_counter()
                     out = run_daily(macs, str(cfg), str(data), 0, until_ms=until_ms)
                     walls.append(time.perf_counter() - t0)
+                    if profiler:
+                        profiler.stop()
+                        print(profiler.output_text(show_all=False, color=False))
                     rows.append(out["rows_pulled"])
                     recomputed.append(out["days_recomputed"])
                 results[days] = statistics.median(walls)
@@ -113,6 +121,14 @@ def main() -> None:
             f"ratio daily after {long_} days / after {short} days: "
             f"{results[long_] / results[short]:.2f} (goal <= 1.2)"
         )
+
+
+def _profiler():
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    return profiler
 
 
 if __name__ == "__main__":

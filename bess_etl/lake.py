@@ -2,6 +2,7 @@
 
     <lake>/readings/mac=<mac>/date=<YYYY-MM-DD>/part-0.parquet     (date: UTC date of the reading)
     <lake>/quarantine/mac=<mac>/date=<YYYY-MM-DD>/part-0.parquet   (invalid readings, with reason)
+    <lake>/<readings|quarantine>/_staging/                         (files being written)
 
 Files hold `type INT32, ts TIMESTAMP(ms, UTC), value DOUBLE`, sorted by (type, ts) and unique on
 (type, ts); `mac` and `date` live only in the path, as in Spark's and Arrow's hive writers.
@@ -47,6 +48,7 @@ READINGS_SCHEMA = pa.schema(
     ]
 )
 PART_FILE = "part-0.parquet"
+STAGING = "_staging"
 MS_PER_DAY = 86_400_000
 
 
@@ -63,11 +65,31 @@ def partition_path(root: str, mac: int, date: dt.date) -> str:
     return join_path(root, f"mac={int(mac)}", f"date={date.isoformat()}", PART_FILE)
 
 
+def staging_dir(root: str) -> str | None:
+    """Where writes into `root` stage their temporary files (local lakes; no other reader
+    lists it: hive readers skip `_` directories, and the readings glob is three levels deep)."""
+    return None if storage.is_remote(root) else join_path(root, STAGING)
+
+
+def remove_stale_temp_files(lake_dir: str) -> int:
+    """Delete what killed writers left in the lake's staging directories (under the run lock:
+    no writer is alive). Returns how many files were removed."""
+    dirs = (staging_dir(readings_root(lake_dir)), staging_dir(quarantine_root(lake_dir)))
+    return sum(storage.remove_stale_temp_files(d) for d in dirs if d is not None)
+
+
 def readings_glob(lake_dir: str) -> str:
     return join_path(readings_root(lake_dir), "*", "*", "*.parquet")
 
 
-def list_partitions(root: str, mac: int | None = None) -> list[tuple[int, dt.date]]:
+def list_partitions(
+    root: str,
+    mac: int | None = None,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+) -> list[tuple[int, dt.date]]:
+    """(mac, UTC date) of every partition with a file, optionally of one MAC and within the
+    dates first..last (inclusive; the file of a partition outside them is not looked for)."""
     out = []
     for mac_dir in storage.list_dirs(root):
         if not mac_dir.startswith("mac="):
@@ -76,10 +98,13 @@ def list_partitions(root: str, mac: int | None = None) -> list[tuple[int, dt.dat
         if mac is not None and m != mac:
             continue
         for date_dir in storage.list_dirs(join_path(root, mac_dir)):
-            if date_dir.startswith("date=") and storage.exists(
-                join_path(root, mac_dir, date_dir, PART_FILE)
-            ):
-                out.append((m, dt.date.fromisoformat(date_dir[5:])))
+            if not date_dir.startswith("date="):
+                continue
+            date = dt.date.fromisoformat(date_dir[5:])
+            if (first is not None and date < first) or (last is not None and date > last):
+                continue
+            if storage.exists(join_path(root, mac_dir, date_dir, PART_FILE)):
+                out.append((m, date))
     return out
 
 
@@ -150,7 +175,7 @@ def merge_partition(root: str, mac: int, date: dt.date, incoming: pa.Table) -> M
     n_in = incoming.num_rows
     if existing is None or existing.num_rows == 0:
         if n_in:
-            storage.write_parquet_atomic(incoming, path)
+            storage.write_parquet_atomic(incoming, path, staging_dir(root))
         return MergeResult(0, n_in, n_in, n_in > 0, np.ones(n_in, dtype=bool))
     existing = existing.cast(incoming.schema)
     both = pa.concat_tables([existing, incoming])
@@ -171,7 +196,7 @@ def merge_partition(root: str, mac: int, date: dt.date, incoming: pa.Table) -> M
     new_flags[order[incoming_sorted_pos] - existing.num_rows] = ~same_as_prev[incoming_sorted_pos]
     changed = merged.num_rows != existing.num_rows or not merged.equals(existing)
     if changed:
-        storage.write_parquet_atomic(merged, path)
+        storage.write_parquet_atomic(merged, path, staging_dir(root))
     return MergeResult(existing.num_rows, merged.num_rows, int(new_flags.sum()), changed, new_flags)
 
 

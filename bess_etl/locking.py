@@ -54,6 +54,23 @@ def run_lock(settings: Settings, what: str, wait_s: float = 0.0) -> Iterator[Non
         os.close(fd)  # closing drops the flock
 
 
+def raise_if_busy(settings: Settings) -> None:
+    """Fail fast, before a run talks to the API, when another run holds the lock. Creates
+    nothing (bad input found after this must still leave no files); the run takes the lock
+    itself later, so a run that starts in between is still kept out."""
+    path = lock_path(settings)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LockBusyError(_busy_message(path, 0.0)) from None
+    finally:
+        os.close(fd)
+
+
 def _busy_message(path: Path, waited_s: float) -> str:
     try:
         holder = json.loads(path.read_text() or "{}")

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from bess_etl import ingest, progress, sqlfiles, storage, warehouse
+from bess_etl import ingest, lake, progress, sqlfiles, warehouse
 from bess_etl.config import Settings
 from bess_etl.ingest import ChunkResult, Window
 from bess_etl.orchestration import in_flow_run, map_tasks
@@ -68,7 +68,7 @@ def connection(settings: Settings, read_only: bool = False):
 def prepare(settings: Settings, fleet: ingest.Fleet) -> None:
     """Bring the warehouse schema up to date and record the account's devices. Runs under the
     run lock, so any temp file in the lake is a killed writer's leftover: remove them."""
-    storage.remove_stale_temp_files(settings.lake_dir)
+    lake.remove_stale_temp_files(settings.lake_dir)
     with connection(settings) as con:
         warehouse.build_schema(con, settings)
         ingest.store_devices(con, fleet)

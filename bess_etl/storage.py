@@ -1,8 +1,10 @@
 """Files on a local disk or an object store (s3://... through fsspec), with atomic writes.
 
-Local writes go to a hidden temporary file in the target directory, are fsynced, then renamed
-over the target, so a reader (or a run killed at any point) sees the old file or the new one,
-never a partial one. On an object store a single PUT is already atomic.
+Local writes go to a hidden temporary file (in a staging directory on the same filesystem, or
+beside the target), are fsynced, then renamed over the target, so a reader (or a run killed at
+any point) sees the old file or the new one, never a partial one. A killed writer's temporary
+files are then found in the staging directory alone, without walking a lake of years of
+partitions. On an object store a single PUT is already atomic.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ def remote_fs(path: str):
     return _fs_for(path.split("://", 1)[0])
 
 
-def write_parquet_atomic(table: pa.Table, path: str) -> None:
+def write_parquet_atomic(table: pa.Table, path: str, staging_dir: str | None = None) -> None:
+    """Write `table` to `path` atomically; the temporary file goes in `staging_dir` (which must
+    be on the target's filesystem), or beside the target without one."""
     if is_remote(path):
         fs = remote_fs(path)
         with fs.open(path, "wb") as fh:
@@ -45,7 +49,9 @@ def write_parquet_atomic(table: pa.Table, path: str) -> None:
         return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}{TMP_SUFFIX}"
+    staging = Path(staging_dir) if staging_dir else target.parent
+    staging.mkdir(parents=True, exist_ok=True)
+    tmp = staging / f".{target.name}.{uuid.uuid4().hex}{TMP_SUFFIX}"
     try:
         with open(tmp, "wb") as fh:
             pq.write_table(table, fh, **PARQUET_OPTIONS)
@@ -91,15 +97,15 @@ def list_dirs(path: str) -> list[str]:
     return sorted(e.name for e in os.scandir(p) if e.is_dir())
 
 
-def remove_stale_temp_files(root: str) -> int:
-    """Delete temporary files left by a killed writer. Returns how many were removed."""
-    if is_remote(root) or not Path(root).is_dir():
+def remove_stale_temp_files(directory: str) -> int:
+    """Delete the temporary files a killed writer left in `directory` (a staging directory, or a
+    target's directory). Returns how many were removed."""
+    if is_remote(directory) or not Path(directory).is_dir():
         return 0
     n = 0
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            if name.startswith(".") and name.endswith(TMP_SUFFIX):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(dirpath, name))
-                    n += 1
+    for entry in os.scandir(directory):
+        if entry.name.startswith(".") and entry.name.endswith(TMP_SUFFIX) and entry.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                n += 1
     return n

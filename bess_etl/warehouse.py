@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import hashlib
 import importlib
 import json
 import os
@@ -209,26 +210,49 @@ def settings_params(settings: Settings) -> dict[str, object]:
     return params
 
 
-def build_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def build_schema(con: duckdb.DuckDBPyConnection, settings: Settings, force: bool = False) -> None:
     """Run every build file's schema statements: tables exist, views, macros and the settings
-    tables are current. Idempotent; cheap enough to run at the start of every run."""
+    tables are current. Idempotent. Skipped (unless forced) when the statements, their
+    parameters and the lake's path are those of the last build: re-creating the views binds
+    them, which lists every lake file, a cost that grows with the history."""
     params = settings_params(settings)
     lake_glob = _lake_glob_or_placeholder(settings)
-    for step in build_plan():
-        if step.sql_path is None:
-            continue
-        for kind, query, names in _statements(step.sql_path, lake_glob):
-            if kind in _SCHEMA_STATEMENTS:
-                _execute(con, query, names, params, step.stem)
+    plan = [
+        (step.stem, kind, query, names)
+        for step in build_plan()
+        if step.sql_path is not None
+        for kind, query, names in _statements(step.sql_path, lake_glob)
+        if kind in _SCHEMA_STATEMENTS
+    ]
+    used = {n: params[n] for _, _, _, names in plan for n in names if n in params}
+    text = json.dumps([duckdb.__version__, [q for _, _, q, _ in plan], used], default=str)
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()
+    if not force and _schema_fingerprint(con) == fingerprint:
+        return
+    for stem, _, query, names in plan:
+        _execute(con, query, names, params, stem)
+    _run_named(con, "queries/set_schema_fingerprint", settings, {"fingerprint": fingerprint})
+
+
+def _schema_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        rows = con.execute(sqlfiles.load("queries/schema_fingerprint")).fetchall()
+    except duckdb.CatalogException:  # a warehouse from before the table existed, or a new one
+        return None
+    return rows[0][0] if rows else None
 
 
 def outdated_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Derived tables (those a build file both creates and computes) whose columns in the
     warehouse differ from what their build file creates: a full rebuild recreates them."""
-    have: dict[str, list[tuple[str, str]]] = {}
-    for table, column, dtype in con.execute(_COLUMNS_QUERY).fetchall():
-        have.setdefault(table, []).append((column, dtype))
-    return [t for t, cols in _derived_tables().items() if t in have and have[t] != cols[1]]
+    derived = _derived_tables()
+    present = {t for (t,) in con.execute(_TABLES_QUERY).fetchall()} & derived.keys()
+    return [t for t in derived if t in present and _table_columns(con, t) != derived[t][1]]
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    # per table, not duckdb_columns(): that binds every view, and the readings view lists the lake
+    return [(r[1], r[2]) for r in con.execute(f'pragma table_info("{table}")').fetchall()]
 
 
 def _recreate(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
@@ -240,10 +264,9 @@ def _recreate(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
 
 _CREATE_TABLE = re.compile(r"(\s*--[^\n]*\n)*\s*create\s+(or\s+replace\s+)?table\b", re.I)
 _ALSO_DERIVED = {"lake_partitions"}  # rebuilt whole by a full rebuild, maintained by queries/
-_COLUMNS_QUERY = (
-    "select table_name, column_name, data_type from duckdb_columns() "
-    "where schema_name = 'main' and database_name = current_database() "
-    "order by table_name, column_index"
+_TABLES_QUERY = (
+    "select table_name from duckdb_tables() "
+    "where schema_name = 'main' and database_name = current_database()"
 )
 
 
@@ -263,15 +286,12 @@ def _derived_tables() -> dict[str, tuple[str, list[tuple[str, str]]]]:
             for kind, query, names in statements:
                 if kind != "CREATE" or names or not _CREATE_TABLE.match(query):
                     continue
-                before = {t for t, _, _ in scratch.execute(_COLUMNS_QUERY).fetchall()}
+                before = {t for (t,) in scratch.execute(_TABLES_QUERY).fetchall()}
                 scratch.execute(query)
-                for table, _, _ in scratch.execute(_COLUMNS_QUERY).fetchall():
+                for (table,) in scratch.execute(_TABLES_QUERY).fetchall():
                     if table not in before and (computes or table in _ALSO_DERIVED):
                         creates[table] = query
-        columns: dict[str, list[tuple[str, str]]] = {}
-        for table, column, dtype in scratch.execute(_COLUMNS_QUERY).fetchall():
-            columns.setdefault(table, []).append((column, dtype))
-        return {table: (query, columns[table]) for table, query in creates.items()}
+        return {table: (query, _table_columns(scratch, table)) for table, query in creates.items()}
     finally:
         scratch.close()
 
@@ -339,7 +359,7 @@ def rebuild(
     from bess_etl import lake
 
     started = time.perf_counter()
-    build_schema(con, settings)
+    build_schema(con, settings, force=True)
     macs = sorted({int(m) for m in macs}) if macs else None
     full = start is None and macs is None
     drifted = outdated_tables(con)

@@ -10,7 +10,7 @@ from prefect import flow
 from bess_etl import ingest, pipeline
 from bess_etl.config import load_settings
 from bess_etl.errors import UsageError
-from bess_etl.locking import run_lock
+from bess_etl.locking import raise_if_busy, run_lock
 from bess_etl.orchestration import call_task
 from bess_etl.timeutil import local_midnight_ms, now_ms, parse_range
 from flows.tasks import discover_devices, pull_partitions, recompute_derived
@@ -39,6 +39,8 @@ def run_backfill(start, end, macs, mode, dry_run, config, data_dir, wait_s) -> d
     if local_midnight_ms(d0, settings.tz) >= now_ms():  # before anything is written
         raise UsageError(f"--start {d0} is in the future")
     modes = ingest.parse_modes(mode)
+    if not wait_s and not dry_run:
+        raise_if_busy(settings)
     fleet = call_task(discover_devices, settings, macs)
     if dry_run:
         plan = pipeline.backfill_windows(settings, d0, d1, fleet.bess_macs, modes, read_only=True)

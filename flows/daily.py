@@ -9,7 +9,7 @@ from prefect import flow
 
 from bess_etl import pipeline
 from bess_etl.config import load_settings
-from bess_etl.locking import run_lock
+from bess_etl.locking import raise_if_busy, run_lock
 from bess_etl.orchestration import call_task
 from flows.tasks import discover_devices, pull_partitions, recompute_derived
 
@@ -27,6 +27,8 @@ async def daily(
 def run_daily(macs, config, data_dir, wait_s, until_ms: int | None = None) -> dict:
     started = time.monotonic()
     settings = load_settings(config, data_dir)
+    if not wait_s:
+        raise_if_busy(settings)
     fleet = call_task(discover_devices, settings, macs)
     with run_lock(settings, "daily", wait_s):
         pipeline.prepare(settings, fleet)

@@ -11,3 +11,8 @@ select
     $export_per_kwh::double as export_per_kwh,    -- flat credit per kWh discharged
     $currency::varchar as currency,
     $lake_dir::varchar as lake_dir;
+
+-- A hash of what the last schema build ran (every build file's schema statements, their
+-- parameters, the lake's path, the DuckDB version): bess_etl/warehouse.py build_schema skips a
+-- build that would change nothing, since re-creating the views re-lists the whole lake.
+create table if not exists schema_build (fingerprint varchar not null);

@@ -3,7 +3,8 @@
 -- from a trailing Theil–Sen fit and the projected end-of-life date; see
 -- bess_etl/analytics/capacity.py. Computed in Python (warehouse.PYTHON_STEPS
 -- ["60_capacity_history"]) from daily_energy and cycles over the BESS's whole history whenever
--- any of its days is a target (cumulative cycles and trailing fits look back).
+-- any of its days is a target (cumulative cycles and trailing fits look back); the rows before
+-- its earliest target day are redone only from a day whose inputs changed.
 create table if not exists capacity_history (
     mac                    bigint not null,
     local_date             date   not null,
@@ -29,6 +30,7 @@ create table if not exists capacity_history (
     projected_eol_date     date     -- the fitted line reaches eol_soh_pct (default 80 %)
 );
 
--- The compute step: the targets' BESS lose every row; the Python step inserts their history.
+-- The compute step: the targets' BESS lose their rows from their earliest target day on; the
+-- Python step redoes those (and any earlier ones whose inputs changed).
 delete from capacity_history
-where mac in (select distinct mac from targets);
+where local_date >= (select min(t.local_date) from targets t where t.mac = capacity_history.mac);

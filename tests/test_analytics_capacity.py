@@ -9,7 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from bess_etl.analytics.capacity import capacity_history, measurements_from_cycles, theil_sen
+from bess_etl.analytics.capacity import (
+    capacity_history,
+    measurements_from_cycles,
+    theil_sen,
+    update_capacity_history,
+)
 from bess_etl.config import CapacitySettings
 
 CAP = CapacitySettings()  # 100 Ah, 5.1 kWh, EOL 80 %, 90-day window
@@ -180,3 +185,37 @@ def test_measurements_from_cycles_are_dated_by_the_local_day_they_end():
     m = measurements_from_cycles(cycles, "America/Vancouver").to_pydict()
     assert m["local_date"] == [dt.date(2024, 3, 9), dt.date(2024, 3, 10)]
     assert m["method"] == ["full_to_empty_voltage", "delta_soc"]
+
+
+def test_an_update_redoes_only_the_days_from_the_first_changed_input():
+    """update_capacity_history against whole recomputations: kept rows before the first day
+    whose inputs differ stand, the rest equal capacity_history's rows from that day."""
+    days = np.arange(0, 120, 3)
+    ah = 100 - 0.02 * days + np.where(days % 2 == 0, 0.1, -0.1)
+    daily, meas = daily_table(120), measurement_table(days, ah)
+    whole = capacity_history(daily, meas, CAP, mac=7)
+
+    def day(k: int) -> dt.date:
+        return DAY0 + dt.timedelta(days=k)
+
+    # new days after the kept ones: redone from the first day kept lacks
+    first, rows = update_capacity_history(daily, meas, CAP, whole.slice(0, 100), mac=7)
+    assert first == day(100) and rows.equals(whole.slice(100))
+    # nothing changed
+    first, rows = update_capacity_history(daily, meas, CAP, whole, mac=7)
+    assert first is None and rows.num_rows == 0
+    # a measurement on day 30 changed: redone from there, though kept reaches day 99
+    ah2 = ah.copy()
+    ah2[days == 30] -= 2.0
+    meas2 = measurement_table(days, ah2)
+    first, rows = update_capacity_history(daily, meas2, CAP, whole.slice(0, 100), mac=7)
+    assert first == day(30) and rows.equals(capacity_history(daily, meas2, CAP, mac=7).slice(30))
+    # a day's charge changed (cumulative EFC and the fits after it move)
+    daily2 = daily.set_column(1, "charge_ah", pa.array(np.where(np.arange(120) == 50, 80.0, 50.0)))
+    first, rows = update_capacity_history(daily2, meas, CAP, whole.slice(0, 100), mac=7)
+    assert first == day(50) and rows.equals(capacity_history(daily2, meas, CAP, mac=7).slice(50))
+    # a kept day that no longer has inputs: its row goes, from that day
+    fewer = daily.filter(pa.array(np.arange(120) != 40))  # no measurement on day 40 either
+    first, rows = update_capacity_history(fewer, meas, CAP, whole.slice(0, 100), mac=7)
+    assert first == day(40) and rows["local_date"][0].as_py() == day(41)
+    assert rows.equals(capacity_history(fewer, meas, CAP, mac=7).slice(40))

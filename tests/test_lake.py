@@ -110,7 +110,23 @@ def test_atomic_write_leaves_no_temp_files_and_cleans_killed_ones(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["part-0.parquet"]
     stale = target.parent / ".part-0.parquet.deadbeef.tmp"
     stale.write_bytes(b"half a file")
-    assert storage.remove_stale_temp_files(str(tmp_path)) == 1
+    assert storage.remove_stale_temp_files(str(target.parent)) == 1
+    assert not stale.exists() and target.exists()
+
+
+def test_lake_writes_stage_in_one_directory_that_a_run_cleans(settings):
+    """A killed writer's temp file is in the lake's staging directory (not among years of
+    partitions), which the next run's prepare step empties; no reader sees it meanwhile."""
+    store_readings(settings, readings([(1, 532, D0, 1.0)]))
+    root = Path(lake.readings_root(settings.lake_dir))
+    staging = root / lake.STAGING
+    assert staging.is_dir() and not list(staging.iterdir())  # the write renamed its temp file
+    stale = staging / ".part-0.parquet.deadbeef.tmp"
+    stale.write_bytes(b"half a file")
+    assert lake.list_partitions(str(root)) == [(1, dt.date(2023, 6, 30))]
+    glob = lake.readings_glob(settings.lake_dir)
+    assert duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchall() == [(1,)]
+    assert lake.remove_stale_temp_files(settings.lake_dir) == 1
     assert not stale.exists()
 
 

@@ -4,11 +4,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from bess_etl.errors import LockBusyError
-from bess_etl.locking import lock_path, run_lock
+from bess_etl.locking import lock_path, raise_if_busy, run_lock
 
 
 def test_second_run_exits_with_a_clear_message(settings):
@@ -64,3 +65,33 @@ def test_a_killed_holder_leaves_no_stale_lock(settings):
             pass
     finally:
         proc.kill()
+
+
+@pytest.mark.parametrize(
+    "command", [["daily"], ["backfill", "--start", "2026-10-01", "--end", "2026-10-02"]]
+)
+def test_a_second_run_meets_the_lock_before_it_calls_the_api(
+    make_settings, tmp_path, monkeypatch, capsys, command
+):
+    """The API here is a closed port: reaching it would fail with another error after retries,
+    so exit 75 with the holder's pid shows the run stopped at the lock first."""
+    from bess_etl.cli import main
+
+    monkeypatch.setenv("BESS_ETL_API_USERNAME", "demo")
+    monkeypatch.setenv("BESS_ETL_API_PASSWORD", "demo")
+    settings = make_settings('[api]\nurl = "http://127.0.0.1:1/rest/"\nmax_attempts = 1\n')
+    args = [*command, "--config", settings.config_path, "--data-dir", settings.data_dir]
+    with run_lock(settings, "backfill"):
+        files = sorted(Path(settings.data_dir).rglob("*"))
+        assert main(args) == 75
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"pid {os.getpid()}" in err
+    assert sorted(Path(settings.data_dir).rglob("*")) == files  # nothing written
+
+
+def test_the_lock_probe_creates_nothing(settings):
+    raise_if_busy(settings)  # no lock file yet: nothing to meet
+    assert not lock_path(settings).exists()
+    with run_lock(settings, "daily"), pytest.raises(LockBusyError):
+        raise_if_busy(settings)
+    raise_if_busy(settings)  # released

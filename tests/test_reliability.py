@@ -141,8 +141,8 @@ def test_sigkill_at_several_points_then_rerun_equals_an_uninterrupted_run(
     )
     killed = []
     with serve_in_thread(sim, stall_s=1.0) as url:
-        # 12 attempts: at 40 % timeouts, 6 gave up on ~3 % of discoveries (the second run
-        # discovers devices before it meets the lock), which made this test flaky
+        # 12 attempts: at 40 % timeouts, 6 gave up on ~3 % of device discoveries (each run
+        # discovers the fleet with several requests), which made this test flaky
         api = "timeout_s = 0.3\nmax_attempts = 12\n"
         settings = make_settings(_toml(url, api), data_dir=tmp_path / "data")
         warehouse = Path(settings.warehouse_path)

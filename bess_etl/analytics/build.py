@@ -2,9 +2,10 @@
 `capacity_history` and `daily_stress`, each after the SQL file of the same stem (its DDL, and
 the delete of the targets' BESS).
 
-Incremental strategy: whenever any day of a BESS is a target, its `capacity_history` is
-recomputed over the BESS's whole history (all of its daily_energy rows and cycles: cumulative
-equivalent cycles and the trailing fade fits look back; cheap, from warehouse tables). Its
+Incremental strategy: whenever any day of a BESS is a target, its `capacity_history` is redone
+from its earliest target day, or from an earlier day whose inputs changed (cumulative equivalent
+cycles and the trailing fade fits look back, so they read all of its daily_energy rows and
+cycles: cheap, from warehouse tables; only the fits of the redone days cost). Its
 `cycles` are re-detected from the lake from a restart point (see _restart): the latest existing
 cycle starting over a day before the earliest target day is the anchor; detection re-runs from a
 partition before the cycle preceding M, the latest capacity measurement before the anchor (the
@@ -29,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bess_etl import lake, sqlfiles, storage
-from bess_etl.analytics.capacity import capacity_history, measurements_from_cycles
+from bess_etl.analytics.capacity import measurements_from_cycles, update_capacity_history
 from bess_etl.analytics.cycles import CYCLES_SCHEMA, detect_cycles
 from bess_etl.analytics.series import readings_channel
 from bess_etl.analytics.stress import STRESS_SCHEMA, daily_stress
@@ -64,9 +65,7 @@ def history_channels(
     from that date on."""
     root = lake.readings_root(settings.lake_dir)
     parts: dict[int, tuple[list, list]] = {c: ([], []) for c in codes}
-    for m, d in sorted(lake.list_partitions(root, mac)):
-        if since is not None and d < since:
-            continue
+    for m, d in sorted(lake.list_partitions(root, mac, first=since)):
         table = storage.read_parquet(lake.partition_path(root, m, d), ["type", "ts", "value"])
         if table is None or not table.num_rows:
             continue
@@ -104,9 +103,7 @@ def stress_readings(
     first, last = min(dates) - dt.timedelta(days=2), max(dates) + dt.timedelta(days=2)
     root = lake.readings_root(settings.lake_dir)
     files = [
-        lake.partition_path(root, m, d)
-        for m, d in lake.list_partitions(root, mac)
-        if first <= d <= last
+        lake.partition_path(root, m, d) for m, d in lake.list_partitions(root, mac, first, last)
     ]
     if not files:
         return pa.table({"type": pa.array([], pa.int32()), "ts": [], "value": []})
@@ -265,17 +262,24 @@ def _detect(
 
 def build_capacity_history(con: duckdb.DuckDBPyConnection, settings: Settings, targets) -> None:
     """`capacity_history` for every BESS among the targets, from all its daily_energy rows and
-    the capacity measurements of its cycles."""
+    the capacity measurements of its cycles. The SQL file deleted its rows from the earliest
+    target day on; of the rest, those from the first day whose inputs changed are redone."""
     daily_q = sqlfiles.load("queries/history_daily_energy")
     meas_q = sqlfiles.load("queries/history_measurements")
+    kept_q = sqlfiles.load("queries/history_capacity_kept")
+    delete = sqlfiles.load("queries/delete_capacity_history_from")
     out = []
     for mac in targets.macs:
         daily = con.sql(daily_q, params={"mac": mac}).to_arrow_table()
         cycles = con.sql(meas_q, params={"mac": mac}).to_arrow_table()
-        if daily.num_rows == 0 and cycles.num_rows == 0:
-            continue
+        kept = con.sql(kept_q, params={"mac": mac}).to_arrow_table()
         measurements = measurements_from_cycles(cycles, settings.site.timezone)
-        out.append(capacity_history(daily, measurements, settings.capacity_for(mac), mac=mac))
+        cap = settings.capacity_for(mac)
+        first, rows = update_capacity_history(daily, measurements, cap, kept, mac=mac)
+        if first is None:
+            continue
+        con.execute(delete, {"mac": mac, "first": first})
+        out.append(rows)
     _insert(con, "capacity_history", out)
 
 

@@ -41,6 +41,7 @@ Column contract of `capacity_history` (Arrow; one row per local_date of the inpu
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,13 +89,21 @@ def theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(slope, intercept) of the Theil–Sen line: the median of the slopes of all pairs with
     distinct x, and the median of y - slope·x. NaN, NaN with no such pair."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    i, j = np.triu_indices(x.size, k=1)
+    i, j = _pairs(x.size)
     dx = x[j] - x[i]
     ok = dx != 0
     if not ok.any():
         return float("nan"), float("nan")
     slope = float(np.median((y[j] - y[i])[ok] / dx[ok]))
     return slope, float(np.median(y - slope * x))
+
+
+@lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    # a history's fits reuse a few window sizes hundreds of times
+    i, j = np.triu_indices(n, k=1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
 
 
 def measurements_from_cycles(cycles: pa.Table, tz: str | ZoneInfo) -> pa.Table:
@@ -170,6 +179,81 @@ def capacity_history(
     (e.g. `measurements_from_cycles`). Pass the BESS's whole history: cumulative EFC and the
     trailing fits look back (or pass `efc_offset`, the EFC before the first day).
     """
+    inputs = _day_inputs(daily, measurements, cap, efc_offset)
+    fits = (min_fit_points, min_fit_span_days, min_fit_efc_span)
+    return _history_rows(inputs, 0, cap, mac, *fits)
+
+
+def update_capacity_history(
+    daily: pa.Table,
+    measurements: pa.Table,
+    cap: CapacitySettings,
+    kept: pa.Table,
+    *,
+    mac: int | None = None,
+) -> tuple[dt.date | None, pa.Table]:
+    """What changes in a capacity history when its inputs change: (the first day whose row
+    changes, or None; the rows from that day on, as `capacity_history` computes them).
+
+    kept: the BESS's rows already in the table (HISTORY_SCHEMA, ascending; computed from the
+    same kind of inputs, e.g. every row before its earliest recomputed day). A day's values
+    depend on that day's and earlier days' inputs only, so kept's rows before the first day
+    whose inputs (daily totals, measurements) differ, or that kept lacks, stand: the caller
+    replaces kept's rows from the returned day on with the returned rows. The trailing fits,
+    the costly part, run only for those days."""
+    inputs = _day_inputs(daily, measurements, cap, 0.0)
+    start = _first_difference(inputs, kept)
+    n_kept, n_now = kept.num_rows, inputs["days"].size
+    if start == n_kept == n_now:
+        return None, HISTORY_SCHEMA.empty_table()
+    day = inputs["days"][start] if start < n_now else None
+    if start < n_kept:
+        kept_day = _days(kept["local_date"][start : start + 1])[0]
+        day = kept_day if day is None else min(day, kept_day)
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+    rows = _history_rows(
+        inputs, start, cap, mac, MIN_FIT_POINTS, MIN_FIT_SPAN_DAYS, MIN_FIT_EFC_SPAN
+    )
+    return first, rows
+
+
+# the columns of a capacity_history row that are its day's inputs, not derived from them
+_INPUT_COLUMNS = (
+    "charge_ah",
+    "discharge_ah",
+    "charge_kwh",
+    "discharge_kwh",
+    "capacity_ah",
+    "capacity_kwh",
+)
+
+
+def _first_difference(inputs: dict, kept: pa.Table) -> int:
+    """Index of the first day whose inputs differ from kept's row (or that kept lacks); kept's
+    length when every kept row matches. Exact comparison: both come from the same inputs
+    through the same arithmetic, NaN equal to NaN (a null in the table)."""
+    n = min(kept.num_rows, inputs["days"].size)
+    same = _days(kept["local_date"][:n]) == inputs["days"][:n]
+    for name in _INPUT_COLUMNS:
+        same &= _same_floats(_floats(kept[name][:n]), inputs[name][:n])
+    same &= (
+        kept["n_measurements"][:n].to_numpy(zero_copy_only=False) == inputs["n_measurements"][:n]
+    )
+    same &= np.array(kept["method"][:n].to_pylist(), dtype=object) == np.array(
+        inputs["method"][:n], dtype=object
+    )
+    differ = np.flatnonzero(~same)
+    return int(differ[0]) if differ.size else n
+
+
+def _same_floats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+def _day_inputs(
+    daily: pa.Table, measurements: pa.Table, cap: CapacitySettings, efc_offset: float
+) -> dict:
+    """Per output day (ascending): its totals, equivalent full cycles and capacity estimate."""
     d_days = _days(daily["local_date"]) if daily.num_rows else np.empty(0, np.int64)
     m_days = _days(measurements["local_date"]) if measurements.num_rows else np.empty(0, np.int64)
     days = np.union1d(d_days, m_days)
@@ -186,28 +270,9 @@ def capacity_history(
     chg_kwh, dis_kwh = daily_col("charge_kwh"), daily_col("discharge_kwh")
     thr_ah, thr_kwh = (chg_ah + dis_ah) / 2, (chg_kwh + dis_kwh) / 2
     efc = np.where(np.isfinite(thr_kwh), thr_kwh / cap.nameplate_kwh, thr_ah / cap.nameplate_ah)
-    cum_efc = efc_offset + np.cumsum(np.nan_to_num(efc))
-
     count, cap_ah, cap_kwh, method = _day_estimates(days, measurements)
-    fits = _trailing_fits(
-        days,
-        cap_ah,
-        cap_kwh,
-        cum_efc,
-        window_days=cap.fade_window_days,
-        min_points=min_fit_points,
-        min_span_days=min_fit_span_days,
-        min_efc_span=min_fit_efc_span,
-    )
-    smooth_ah, smooth_kwh, slope_day, slope_efc, fit_points = fits
-    soh = 100.0 * smooth_ah / cap.nameplate_ah
-    fade_year = -100.0 * slope_day * 365.25 / cap.nameplate_ah
-    fade_efc = -100.0 * slope_efc * 100.0 / cap.nameplate_ah
-    eol = _eol_dates(days, soh, fade_year, cap.eol_soh_pct)
-
-    cols = {
-        "mac": pa.array([mac] * n, pa.int64()),
-        "local_date": pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32()),
+    return {
+        "days": days,
         "charge_ah": chg_ah,
         "discharge_ah": dis_ah,
         "charge_kwh": chg_kwh,
@@ -215,11 +280,47 @@ def capacity_history(
         "throughput_ah": thr_ah,
         "throughput_kwh": thr_kwh,
         "efc": efc,
-        "cumulative_efc": cum_efc,
+        "cumulative_efc": efc_offset + np.cumsum(np.nan_to_num(efc)),
         "n_measurements": count,
         "capacity_ah": cap_ah,
         "capacity_kwh": cap_kwh,
-        "method": pa.array(method, pa.string()),
+        "method": method,
+    }
+
+
+def _history_rows(
+    inputs: dict,
+    start: int,
+    cap: CapacitySettings,
+    mac: int | None,
+    min_fit_points: int,
+    min_fit_span_days: float,
+    min_fit_efc_span: float,
+) -> pa.Table:
+    """The capacity_history rows of inputs' days from index `start` on."""
+    days = inputs["days"]
+    fits = _trailing_fits(
+        days,
+        inputs["capacity_ah"],
+        inputs["capacity_kwh"],
+        inputs["cumulative_efc"],
+        window_days=cap.fade_window_days,
+        min_points=min_fit_points,
+        min_span_days=min_fit_span_days,
+        min_efc_span=min_fit_efc_span,
+        start=start,
+    )
+    smooth_ah, smooth_kwh, slope_day, slope_efc, fit_points = fits
+    days = days[start:]
+    n = days.size
+    soh = 100.0 * smooth_ah / cap.nameplate_ah
+    fade_year = -100.0 * slope_day * 365.25 / cap.nameplate_ah
+    fade_efc = -100.0 * slope_efc * 100.0 / cap.nameplate_ah
+    cols = {name: value[start:] for name, value in inputs.items() if name != "days"}
+    cols |= {
+        "mac": pa.array([mac] * n, pa.int64()),
+        "local_date": pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32()),
+        "method": pa.array(inputs["method"][start:], pa.string()),
         "fit_points": fit_points,
         "capacity_smoothed_ah": smooth_ah,
         "capacity_smoothed_kwh": smooth_kwh,
@@ -227,7 +328,7 @@ def capacity_history(
         "soh_kwh_pct": 100.0 * smooth_kwh / cap.nameplate_kwh,
         "fade_pct_per_year": fade_year,
         "fade_pct_per_100_efc": fade_efc,
-        "projected_eol_date": eol,
+        "projected_eol_date": _eol_dates(days, soh, fade_year, cap.eol_soh_pct),
     }
     arrays = [
         c if isinstance(c, pa.Array) else pa.array(c, type=f.type, from_pandas=True)
@@ -246,10 +347,11 @@ def _trailing_fits(
     min_points: int,
     min_span_days: float,
     min_efc_span: float,
+    start: int = 0,
 ) -> tuple[np.ndarray, ...]:
-    """Per day d, over the days (d - window_days, d] with an estimate: smoothed Ah and kWh,
-    slope in Ah/day and in Ah/EFC (NaN without a fit), and the number of points. The loop is
-    over days (thousands at most); each fit is O(window²) numpy."""
+    """Per day d from index `start` on, over the days (d - window_days, d] with an estimate:
+    smoothed Ah and kWh, slope in Ah/day and in Ah/EFC (NaN without a fit), and the number of
+    points. The loop is over days (thousands at most); each fit is O(window²) numpy."""
     n = days.size
     smooth_ah, smooth_kwh = np.full(n, np.nan), np.full(n, np.nan)
     slope_day, slope_efc = np.full(n, np.nan), np.full(n, np.nan)
@@ -257,7 +359,7 @@ def _trailing_fits(
     has = np.flatnonzero(np.isfinite(cap_ah))
     lo = np.searchsorted(days[has], days - window_days, side="right")
     hi = np.searchsorted(days[has], days, side="right")
-    for d in range(n):
+    for d in range(start, n):
         idx = has[lo[d] : hi[d]]
         points[d] = idx.size
         if idx.size == 0:
@@ -280,7 +382,7 @@ def _trailing_fits(
             smooth_ah[d] = np.median(y)
             if kwh_ok.any():
                 smooth_kwh[d] = np.median(y_kwh[kwh_ok])
-    return smooth_ah, smooth_kwh, slope_day, slope_efc, points
+    return tuple(a[start:] for a in (smooth_ah, smooth_kwh, slope_day, slope_efc, points))
 
 
 def _eol_dates(
