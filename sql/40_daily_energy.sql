@@ -29,8 +29,10 @@ create table if not exists daily_energy (
     battery_temp_mean_c      double,
     battery_temp_max_c       double,
     cost                     double,  -- in settings.currency; < 0: money earned
-    roundtrip_efficiency_pct double,  -- 100 × discharge / charge kWh (read over balanced spans)
-    coulombic_efficiency_pct double,  -- 100 × discharge / charge Ah
+    roundtrip_efficiency_pct double,  -- 100 × discharge / charge kWh; an efficiency only over a
+                                      -- span that ends at the state of charge it began with;
+                                      -- null when either direction is under 1 % of nameplate
+    coulombic_efficiency_pct double,  -- 100 × discharge / charge Ah; null likewise
     equivalent_full_cycles   double,  -- (charge + discharge kWh) / (2 × nameplate_kwh)
     vi_buckets               bigint not null,  -- buckets whose kWh came from V·I (no power)
     power_charge_kwh         double,  -- the power channel's own totals
@@ -126,10 +128,13 @@ nameplate as (
     -- each BESS's own [devices.<MAC>] row, else the default row (mac = 0)
     select
         d.mac,
-        coalesce(own.nameplate_kwh, dflt.nameplate_kwh) as nameplate_kwh
+        coalesce(own.nameplate_kwh, dflt.nameplate_kwh) as nameplate_kwh,
+        coalesce(own.nameplate_ah, dflt.nameplate_ah) as nameplate_ah
     from (select distinct mac from days) as d
     left join capacity_settings as own on d.mac = own.mac
-    cross join (select nameplate_kwh from capacity_settings where mac = 0) as dflt
+    cross join (
+        select nameplate_kwh, nameplate_ah from capacity_settings where mac = 0
+    ) as dflt
 )
 
 select
@@ -160,8 +165,15 @@ select
     s.battery_temp_mean_c,
     s.battery_temp_max_c,
     e.cost,
-    100 * e.discharge_kwh / nullif(e.charge_kwh, 0) as roundtrip_efficiency_pct,
-    100 * e.discharge_ah / nullif(e.charge_ah, 0) as coulombic_efficiency_pct,
+    -- a day that barely charged (a partial first day) would show thousands of per cent
+    case
+        when least(e.charge_kwh, e.discharge_kwh) >= 0.01 * n.nameplate_kwh
+            then 100 * e.discharge_kwh / e.charge_kwh
+    end as roundtrip_efficiency_pct,
+    case
+        when least(e.charge_ah, e.discharge_ah) >= 0.01 * n.nameplate_ah
+            then 100 * e.discharge_ah / e.charge_ah
+    end as coulombic_efficiency_pct,
     (e.charge_kwh + e.discharge_kwh) / (2 * n.nameplate_kwh) as equivalent_full_cycles,
     coalesce(e.vi_buckets, 0) as vi_buckets,
     e.power_charge_kwh,

@@ -237,10 +237,21 @@ def test_a_backfill_recomputed_in_small_batches_equals_a_full_rebuild(make_setti
     full rebuild computes them."""
     from conftest import assert_same_rows, derived_snapshot
 
+    from bess_etl import warehouse
+
     monkeypatch.setattr(pipeline, "RECOMPUTE_BATCH_PARTITIONS", 2)
+    batches = []
+    recompute = warehouse.recompute
+
+    def counted(con, settings, changed, deferred=()):
+        batches.append((len(list(changed)), len(list(deferred))))
+        return recompute(con, settings, changed, deferred)
+
+    monkeypatch.setattr(warehouse, "recompute", counted)
     settings = make_settings(_toml(macs=(BESS_3_5, BESS_10)))
     summary = backfill(settings, "2026-10-01", "2026-10-03")
     assert summary["partitions_ok"] == 8  # 2 BESS × UTC 10-01..10-04: four batches of two
+    assert batches == [(2, 6), (2, 4), (2, 2), (2, 0)]
     assert query(settings, "select count(*) from pending_recompute")[0][0] == 0
     batched = derived_snapshot(settings)
     assert len(batched["daily_energy"]) >= 6

@@ -100,8 +100,28 @@ def test_triangle_crossing_zero_splits_at_the_crossing(build):
     d = daily(con, "2025-01-15")
     assert d["net_kwh"] == approx(30 / 3600)
     assert d["n_readings"] == 4
-    assert d["roundtrip_efficiency_pct"] == approx(25.0)
+    # 0.01 kWh in, 0.003 kWh out: under 1 % of the 5.1 kWh nameplate, not an efficiency
+    assert d["roundtrip_efficiency_pct"] is None and d["coulombic_efficiency_pct"] is None
     assert d["equivalent_full_cycles"] == approx(50 / 3600 / (2 * 5.1))
+
+
+def test_efficiencies_of_a_day_that_moved_over_1_percent_of_nameplate_each_way(
+    make_settings, build
+):
+    # the triangle above on a BESS of 0.2 kWh / 2 Ah: each direction moves over 1 % of it
+    s = make_settings("[capacity]\nnameplate_kwh = 0.2\nnameplate_ah = 2.0\n")
+    con = build(
+        [
+            (MAC, KW, "2025-01-15T12:00:00", 2.0),
+            (MAC, KW, "2025-01-15T12:01:00", -1.0),
+            (MAC, A, "2025-01-15T12:00:00", 20.0),
+            (MAC, A, "2025-01-15T12:01:00", -10.0),
+        ],
+        s,
+    )
+    d = daily(con, "2025-01-15")
+    assert d["roundtrip_efficiency_pct"] == approx(25.0)  # (10 / 3600) / (40 / 3600)
+    assert d["coulombic_efficiency_pct"] == approx(25.0)  # (100 / 3600) / (400 / 3600)
 
 
 def test_discharge_positive_sign_swaps_charge_and_discharge(make_settings, build):
