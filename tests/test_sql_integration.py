@@ -70,17 +70,19 @@ def build(settings, store_rows, open_warehouse):
 # ---------------------------------------------------------------------- trapezoid and sign
 
 
+# +2 kW -> -1 kW and +20 A -> -10 A over 60 s
+TRIANGLE = [
+    (MAC, KW, "2025-01-15T12:00:00", 2.0),
+    (MAC, KW, "2025-01-15T12:01:00", -1.0),
+    (MAC, A, "2025-01-15T12:00:00", 20.0),
+    (MAC, A, "2025-01-15T12:01:00", -10.0),
+]
+
+
 def test_triangle_crossing_zero_splits_at_the_crossing(build):
     # +2 kW -> -1 kW over 60 s crosses zero after 40 s: +2·40/2 = 40 kW·s above, -1·20/2 below
     # (closed form p²/(p+|n|)·dt/2 = 4/3·30 = 40 and 1/3·30 = 10); current +20 A -> -10 A alike
-    con = build(
-        [
-            (MAC, KW, "2025-01-15T12:00:00", 2.0),
-            (MAC, KW, "2025-01-15T12:01:00", -1.0),
-            (MAC, A, "2025-01-15T12:00:00", 20.0),
-            (MAC, A, "2025-01-15T12:01:00", -10.0),
-        ]
-    )
+    con = build(TRIANGLE)
     e = one(con, "select * from energy_interval")
     assert e["interval_start"] == dt.datetime(2025, 1, 15, 12, tzinfo=dt.UTC)
     assert e["local_date"] == dt.date(2025, 1, 15)
@@ -110,15 +112,7 @@ def test_efficiencies_of_a_day_that_moved_over_1_percent_of_nameplate_each_way(
 ):
     # the triangle above on a BESS of 0.2 kWh / 2 Ah: each direction moves over 1 % of it
     s = make_settings("[capacity]\nnameplate_kwh = 0.2\nnameplate_ah = 2.0\n")
-    con = build(
-        [
-            (MAC, KW, "2025-01-15T12:00:00", 2.0),
-            (MAC, KW, "2025-01-15T12:01:00", -1.0),
-            (MAC, A, "2025-01-15T12:00:00", 20.0),
-            (MAC, A, "2025-01-15T12:01:00", -10.0),
-        ],
-        s,
-    )
+    con = build(TRIANGLE, s)
     d = daily(con, "2025-01-15")
     assert d["roundtrip_efficiency_pct"] == approx(25.0)  # (10 / 3600) / (40 / 3600)
     assert d["coulombic_efficiency_pct"] == approx(25.0)  # (100 / 3600) / (400 / 3600)
@@ -126,15 +120,7 @@ def test_efficiencies_of_a_day_that_moved_over_1_percent_of_nameplate_each_way(
 
 def test_discharge_positive_sign_swaps_charge_and_discharge(make_settings, build):
     s = make_settings('[channels]\ncurrent_sign = "discharge_positive"\n')
-    con = build(
-        [
-            (MAC, KW, "2025-01-15T12:00:00", 2.0),
-            (MAC, KW, "2025-01-15T12:01:00", -1.0),
-            (MAC, A, "2025-01-15T12:00:00", 20.0),
-            (MAC, A, "2025-01-15T12:01:00", -10.0),
-        ],
-        s,
-    )
+    con = build(TRIANGLE, s)
     d = daily(con, "2025-01-15")
     assert d["charge_kwh"] == approx(10 / 3600)
     assert d["discharge_kwh"] == approx(40 / 3600)
