@@ -32,6 +32,7 @@ rows) and raises DataCheckError naming the first check that found any.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import hashlib
@@ -322,8 +323,7 @@ def recompute(
     changed = {(int(m), _as_date(d)) for m, d in changed_partitions}
     later = {(int(m), _as_date(d)) for m, d in deferred} - changed
     timings: dict[str, float] = {}
-    con.begin()
-    try:
+    with _transaction(con, timings):
         _check_derived_settings(con, settings, replace=False)
         with _timed(timings, "lake_partitions"):
             changed |= _sync_lake_partitions(con, settings, changed, deferred=later)
@@ -332,11 +332,6 @@ def recompute(
             _run_named(con, "queries/recompute_targets", settings)
         targets = _read_targets(con, full=False)
         summary = _compute(con, settings, targets, timings)
-        with _timed(timings, "commit"):
-            con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     summary["partitions"] = len(changed)
     _finish(con, summary, timings, started)
     return summary
@@ -369,8 +364,7 @@ def rebuild(
             "rebuild everything (no --start/--end/--mac) to recreate the derived tables"
         )
     timings: dict[str, float] = {}
-    con.begin()
-    try:
+    with _transaction(con, timings):
         _check_derived_settings(con, settings, replace=full)
         if full:
             _recreate(con, drifted)
@@ -397,14 +391,22 @@ def rebuild(
             )
         targets = _read_targets(con, full=full)
         summary = _compute(con, settings, targets, timings, scope_loaded=full)
+    summary["partitions"] = len(refreshed)
+    _finish(con, summary, timings, started)
+    return summary
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection, timings: dict):
+    """One transaction: committed when the block ends, rolled back when it raises."""
+    con.begin()
+    try:
+        yield
         with _timed(timings, "commit"):
             con.commit()
     except BaseException:
         con.rollback()
         raise
-    summary["partitions"] = len(refreshed)
-    _finish(con, summary, timings, started)
-    return summary
 
 
 def derivation_settings(settings: Settings) -> str:
