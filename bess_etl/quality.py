@@ -41,6 +41,9 @@ class CheckedReadings:
     duplicate: np.ndarray  # over `valid`: True for a repeat of a key seen earlier in the batch
     out_of_order: np.ndarray  # over `valid`: True where ts < an earlier ts of its (mac, type)
     received: int
+    # indices into `valid` of the last arrival of each (mac, type, ts), in (mac, type, ts)
+    # order: the batch deduplicated and sorted as a lake file is, by the duplicates' own sort
+    latest: np.ndarray
 
 
 def check_readings(table: pa.Table, settings: Settings) -> CheckedReadings:
@@ -54,10 +57,8 @@ def check_readings(table: pa.Table, settings: Settings) -> CheckedReadings:
     code[np.isinf(values)] = 3
     code[np.isnan(values) & ~is_null] = 2
     code[is_null] = 1
-    finite = np.isfinite(values)
-    for type_code, (lo, hi) in channel_bounds(settings).items():
-        bad = finite & (types == type_code) & ((values < lo) | (values > hi))
-        code[bad] = 4
+    lo, hi = _bounds_per_row(types, channel_bounds(settings))
+    code[np.isfinite(values) & ((values < lo) | (values > hi))] = 4
     invalid = code > 0
     if invalid.any():
         valid = table.filter(pa.array(~invalid))
@@ -69,16 +70,31 @@ def check_readings(table: pa.Table, settings: Settings) -> CheckedReadings:
         valid = table
         quarantine = table.slice(0, 0).append_column("reason", pa.array([], pa.string()))
     quarantine = quarantine.cast(pa.schema([READINGS_SCHEMA.field("mac"), *QUARANTINE_FILE_SCHEMA]))
-    duplicate, out_of_order = arrival_flags(valid)
-    return CheckedReadings(valid, quarantine, duplicate, out_of_order, n)
+    duplicate, out_of_order, latest = arrival_flags(valid)
+    return CheckedReadings(valid, quarantine, duplicate, out_of_order, n, latest)
 
 
-def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+def _bounds_per_row(
+    types: np.ndarray, bounds: dict[int, tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (lo, hi) bounds, ±inf for types without any: gathered from a table indexed
+    by type code (a pass per channel over the batch cost 5× as much)."""
+    size = max(bounds, default=0) + 1
+    lo_of, hi_of = np.full(size, -np.inf), np.full(size, np.inf)
+    for code, (lo, hi) in bounds.items():
+        lo_of[code], hi_of[code] = lo, hi
+    # codes are positive (0 disables a channel): others read slot 0, which has no bounds
+    at = np.where((types > 0) & (types < size), types, 0)
+    return lo_of[at], hi_of[at]
+
+
+def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, in arrival order: is it a repeat of an earlier (mac, type, ts)? does it arrive
-    with a ts earlier than one already seen for its (mac, type)?"""
+    with a ts earlier than one already seen for its (mac, type)? And the indices of the last
+    arrival of each (mac, type, ts), in (mac, type, ts) order."""
     n = table.num_rows
     if n == 0:
-        return np.zeros(0, bool), np.zeros(0, bool)
+        return np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, np.int64)
     types = table.column("type").to_numpy()
     ts = table.column("ts").cast(pa.int64()).to_numpy()
     _, group = np.unique(group_ids(table.column("mac"), types), return_inverse=True)
@@ -90,6 +106,9 @@ def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     dup_sorted[1:] = (g_s[1:] == g_s[:-1]) & (ts_s[1:] == ts_s[:-1])
     duplicate = np.zeros(n, dtype=bool)
     duplicate[order] = dup_sorted
+    last_of_key = np.ones(n, dtype=bool)
+    last_of_key[:-1] = ~dup_sorted[1:]
+    latest = order[last_of_key]
     # out of order: ts below the running max of its group, in arrival order
     small = group.max() < 2**15  # an int16 stable sort is a radix sort
     by_group = np.argsort(group.astype(np.int16) if small else group, kind="stable")
@@ -101,7 +120,7 @@ def arrival_flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     ooo_sorted = keyed < prev_max
     out_of_order = np.zeros(n, dtype=bool)
     out_of_order[by_group] = ooo_sorted
-    return duplicate, out_of_order
+    return duplicate, out_of_order, latest
 
 
 def group_ids(macs: pa.ChunkedArray | pa.Array, types: np.ndarray) -> np.ndarray:

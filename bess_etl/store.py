@@ -58,8 +58,12 @@ def store_readings(
     root = lake.readings_root(settings.lake_dir)
     flags = pa.table({"dup": pa.array(checked.duplicate), "ooo": pa.array(checked.out_of_order)})
     valid = checked.valid.append_column("dup", flags["dup"]).append_column("ooo", flags["ooo"])
-    for (mac, date), part in lake.split_by_partition(valid).items():
-        deduped = lake.dedupe_last(part.select(["type", "ts", "value"]))
+    parts = lake.split_by_partition(valid)
+    for (mac, date), part in parts.items():
+        if len(parts) == 1:  # the usual batch, one partition: the checks' sort deduplicated it
+            deduped = part.select(["type", "ts", "value"]).take(checked.latest)
+        else:
+            deduped = lake.dedupe_last(part.select(["type", "ts", "value"]))
         result = lake.merge_partition(root, mac, date, lake.to_file_table(deduped))
         arrival_new = _arrival_new(part, deduped, date, result.new_mask)
         out[(mac, date)] = PartitionWrite(

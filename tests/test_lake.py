@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -55,6 +56,28 @@ def test_store_splits_by_utc_date_sorts_and_dedupes(settings):
     assert day.column("value").to_pylist() == [2.0, 54.0, 55.5]
     w = writes[(1, dt.date(2023, 6, 30))]
     assert (w.rows_valid, w.rows_new, w.duplicates, w.changed) == (4, 3, 1, True)
+
+
+def test_a_one_partition_batch_is_stored_as_dedupe_last_sorts_it(settings):
+    """One partition's batch takes the duplicate check's sort instead of its own: the file must
+    still be lake.dedupe_last of the batch (last arrival of each key, in (type, ts) order)."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    rows = [
+        (1, int(t), D0 + int(ms) * 1000, float(v))
+        for t, ms, v in zip(
+            rng.choice([531, 532, 533], n),
+            rng.integers(0, 600, n),
+            rng.normal(50, 5, n),
+            strict=True,
+        )
+    ]  # ~1,800 keys: most arrive several times, in no order
+    batch = readings(rows)
+    (w,) = store_readings(settings, batch).values()
+    day = lake.read_partition(lake.readings_root(settings.lake_dir), 1, dt.date(2023, 6, 30))
+    want = lake.to_file_table(lake.dedupe_last(batch.select(["type", "ts", "value"])))
+    assert day.equals(want)
+    assert w.rows_new == want.num_rows < n and w.duplicates == n - want.num_rows
 
 
 def test_repull_is_idempotent_to_the_byte_and_late_data_merges(settings):
