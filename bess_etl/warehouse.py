@@ -354,9 +354,10 @@ def rebuild(
     from bess_etl import lake
 
     started = time.perf_counter()
-    build_schema(con, settings, force=True)
     macs = sorted({int(m) for m in macs}) if macs else None
     full = start is None and macs is None
+    # everything from scratch also re-creates every view and macro (one dropped by hand, say)
+    build_schema(con, settings, force=full)
     drifted = outdated_tables(con)
     if drifted and not full:
         raise BessEtlError(

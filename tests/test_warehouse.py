@@ -197,6 +197,22 @@ def test_build_schema_writes_the_settings_tables_from_the_config(make_settings, 
     assert con.execute("select max_gap_s from settings").fetchall() == [(300.0,)]
 
 
+def test_an_unchanged_schema_build_is_skipped_and_a_full_rebuild_forces_it(
+    settings, open_warehouse
+):
+    """Re-creating the views lists the whole lake, so a build whose statements, parameters and
+    lake path are unchanged does nothing; a full rebuild runs it anyway."""
+    con = open_warehouse(settings)
+    con.execute("drop view partition_ledger")  # as a user might by hand
+    warehouse.build_schema(con, settings)  # unchanged: skipped, so the view stays missing
+    views = "select view_name from duckdb_views() where not internal"
+    assert "partition_ledger" not in {v for (v,) in con.execute(views).fetchall()}
+    warehouse.rebuild(con, settings, None, None, [1, 2])  # a partial rebuild does not force
+    assert "partition_ledger" not in {v for (v,) in con.execute(views).fetchall()}
+    warehouse.rebuild(con, settings)
+    assert "partition_ledger" in {v for (v,) in con.execute(views).fetchall()}
+
+
 def test_empty_lake_gives_an_empty_readings_view_until_data_arrives(
     settings, store_rows, open_warehouse
 ):
