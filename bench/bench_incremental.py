@@ -4,7 +4,7 @@
 
 For each history length: backfill that many site-local days (ending two days ago) from the
 simulator (served over loopback HTTP by a child process), snapshot the data directory, then
-time `daily` (flows.daily.run_daily, in this process, no Prefect) up to a fixed `now`, restoring
+time `daily` (flows.jobs.run_daily, in this process, no Prefect) up to a fixed `now`, restoring
 the snapshot before each repeat so every run does the same work: pull the new day since the
 watermark (minus the 6 h lookback), write it, recompute the touched days. Prints the median wall
 time per history and the ratio long / short (goal: at most 1.2, work proportional to new data).
@@ -42,8 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     base = Path(args.dir or tempfile.mkdtemp(prefix="bess-bench-incremental-"))
     base.mkdir(parents=True, exist_ok=True)
-    from flows.backfill import run_backfill
-    from flows.daily import run_daily
+    from flows.jobs import run_backfill, run_daily
 
     steps: list[dict] = []  # the recompute's own timings per step, of each daily run
     recompute = warehouse.recompute

@@ -35,7 +35,7 @@ def main() -> None:
     pipeline.map_tasks = _serial_map
     orchestration.map_tasks = _serial_map
     ingest.asyncio.to_thread = _inline  # type: ignore[attr-defined]
-    from flows.backfill import run_backfill
+    from flows.jobs import run_backfill
 
     try:
         out = run_backfill(

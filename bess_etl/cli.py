@@ -126,12 +126,13 @@ def devices(config_path, data_dir):
 def daily(config_path, data_dir, macs, wait_s, prefect):
     """The scheduled job: pull every BESS since its watermark, recompute what changed."""
     from bess_etl.orchestration import run_flow
-    from flows.daily import daily as daily_flow
+    from flows.jobs import run_daily
 
     settings = _settings(config_path, data_dir)
     _install_progress()
     summary = run_flow(
-        daily_flow,
+        "flows.daily:daily",
+        run_daily,
         settings,
         prefect=prefect,
         macs=_check_macs(macs),
@@ -161,14 +162,15 @@ def backfill(config_path, data_dir, start, end, macs, mode, dry_run, wait_s, pre
     from bess_etl.ingest import parse_modes
     from bess_etl.orchestration import run_flow
     from bess_etl.timeutil import parse_range
-    from flows.backfill import backfill as backfill_flow
+    from flows.jobs import run_backfill
 
     settings = _settings(config_path, data_dir)
     parse_range(start, end)  # bad dates fail here, before anything is written
     parse_modes(mode)
     _install_progress()
     summary = run_flow(
-        backfill_flow,
+        "flows.backfill:backfill",
+        run_backfill,
         settings,
         prefect=prefect,
         start=start,
@@ -200,7 +202,7 @@ def rebuild(config_path, data_dir, start, end, macs, wait_s, prefect):
     """Recompute the derived tables from the lake (no API calls)."""
     from bess_etl.orchestration import run_flow
     from bess_etl.timeutil import parse_range
-    from flows.rebuild import rebuild as rebuild_flow
+    from flows.jobs import run_rebuild
 
     if bool(start) != bool(end):
         raise UsageError("give both --start and --end, or neither (everything)")
@@ -208,7 +210,8 @@ def rebuild(config_path, data_dir, start, end, macs, wait_s, prefect):
     if start:
         parse_range(start, end)
     summary = run_flow(
-        rebuild_flow,
+        "flows.rebuild:rebuild",
+        run_rebuild,
         settings,
         prefect=prefect,
         start=start,
@@ -230,11 +233,12 @@ def import_(config_path, data_dir, files, wait_s, prefect):
     """Load readings exported in the API's shape (mac,type,timestamp,data) from CSV, CSV.gz,
     JSON or Parquet into the lake, then recompute."""
     from bess_etl.orchestration import run_flow
-    from flows.import_files import import_files as import_flow
+    from flows.jobs import run_import
 
     settings = _settings(config_path, data_dir)
     summary = run_flow(
-        import_flow,
+        "flows.import_files:import_files",
+        run_import,
         settings,
         prefect=prefect,
         files=[os.path.abspath(f) for f in files],

@@ -3,15 +3,20 @@
 Through Prefect, a run is recorded in a Prefect server (task retries, artifacts, the UI). Without
 a server configured, Prefect would start a temporary one in every process (~5 s measured here),
 which dominates a small run; so `orchestrate = "auto"` runs flows through Prefect only when
-PREFECT_API_URL is set, and otherwise calls the flow's own function, whose tasks then run as
-plain functions on a thread pool. The flow code is the same either way.
+PREFECT_API_URL is set, and otherwise calls the flow's job function (flows/jobs.py), whose tasks
+then run as plain functions on a thread pool. The flow code is the same either way.
+
+A direct run never imports Prefect (~2–3 s of imports here): tasks are `Task`s, plain functions
+with their Prefect options, made into Prefect tasks on first use inside a flow run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
@@ -29,9 +34,39 @@ def use_prefect(settings: Settings, override: bool | None = None) -> bool:
 
 
 def in_flow_run() -> bool:
+    if "prefect" not in sys.modules:  # nothing imported Prefect: no flow run can be going on
+        return False
     from prefect.context import FlowRunContext
 
     return FlowRunContext.get() is not None
+
+
+class Task:
+    """A plain function and the options of the Prefect task it runs as inside a flow run."""
+
+    def __init__(self, fn: Callable, options: dict[str, Any]):
+        self.fn = fn
+        self.options = options
+        self._prefect_task = None
+        self.__doc__ = fn.__doc__
+
+    @property
+    def prefect(self):
+        """The Prefect task (made on first use; results are never cached across runs)."""
+        if self._prefect_task is None:
+            from prefect import task
+            from prefect.cache_policies import NO_CACHE
+
+            self._prefect_task = task(cache_policy=NO_CACHE, **self.options)(self.fn)
+        return self._prefect_task
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def task(**options: Any) -> Callable[[Callable], Task]:
+    """Declare a task with Prefect task options (name, retries, ...) without importing Prefect."""
+    return lambda fn: Task(fn, options)
 
 
 def task_runner(settings: Settings):
@@ -54,20 +89,23 @@ def task_runner(settings: Settings):
     return ThreadPoolTaskRunner(max_workers=settings.ingest.parallel_tasks)
 
 
-def run_flow(flow, settings: Settings, *, prefect: bool | None = None, **params: Any) -> Any:
-    """Run a flow object from flows/ through Prefect or directly."""
-    if use_prefect(settings, prefect):
-        configured = flow.with_options(task_runner=task_runner(settings))
-        result = configured(**params)
-    else:
-        result = flow.fn(**params)
+def run_flow(
+    flow_ref: str, job: Callable, settings: Settings, *, prefect: bool | None = None, **params: Any
+) -> Any:
+    """Run a flow through Prefect (flow_ref, "module:name", imported only then), or its job
+    function directly with the same parameters."""
+    if not use_prefect(settings, prefect):
+        return job(**params)
+    module, name = flow_ref.split(":")
+    flow = getattr(importlib.import_module(module), name)
+    result = flow.with_options(task_runner=task_runner(settings))(**params)
     if inspect.iscoroutine(result):
         result = asyncio.run(result)
     return result
 
 
 def map_tasks(
-    task,
+    task: Task,
     items: Iterable[Any],
     on_result: Callable[[Any], None],
     max_workers: int,
@@ -83,7 +121,7 @@ def map_tasks(
         from prefect import unmapped
         from prefect.futures import as_completed as prefect_as_completed
 
-        futures = task.map(items, **{k: unmapped(v) for k, v in kwargs.items()})
+        futures = task.prefect.map(items, **{k: unmapped(v) for k, v in kwargs.items()})
         for fut in prefect_as_completed(list(futures)):
             on_result(fut.result())
         return
@@ -98,8 +136,8 @@ def map_tasks(
             raise
 
 
-def call_task(task, *args: Any, **kwargs: Any) -> Any:
+def call_task(task: Task, *args: Any, **kwargs: Any) -> Any:
     """One task call: a Prefect task run inside a flow run, the plain function outside."""
     if in_flow_run():
-        return task.submit(*args, **kwargs).result()
+        return task.prefect.submit(*args, **kwargs).result()
     return task.fn(*args, **kwargs)

@@ -6,8 +6,9 @@ import asyncio
 
 from prefect import flow
 
-from bess_etl import pipeline
-from bess_etl.config import load_settings
+from flows.jobs import run_import
+
+__all__ = ["import_files", "run_import"]
 
 
 @flow(name="bess-import", description="Load API-shaped export files into the lake; recompute.")
@@ -18,10 +19,3 @@ async def import_files(
     wait_s: float = 0.0,
 ) -> dict:
     return await asyncio.to_thread(run_import, files, config, data_dir, wait_s)
-
-
-def run_import(files, config, data_dir, wait_s) -> dict:
-    settings = load_settings(config, data_dir)
-    summary = pipeline.import_files(settings, list(files), wait_s)
-    pipeline.publish_artifact(summary)
-    return summary.as_dict()

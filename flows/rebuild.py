@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from prefect import flow
 
-from bess_etl import pipeline
-from bess_etl.config import load_settings
-from bess_etl.locking import run_lock
-from bess_etl.timeutil import parse_range
+from flows.jobs import run_rebuild
+
+__all__ = ["rebuild", "run_rebuild"]
 
 
 @flow(name="bess-rebuild", description="Recompute derived tables from the lake; no API calls.")
@@ -23,13 +21,3 @@ async def rebuild(
     wait_s: float = 0.0,
 ) -> dict:
     return await asyncio.to_thread(run_rebuild, start, end, macs or [], config, data_dir, wait_s)
-
-
-def run_rebuild(start, end, macs, config, data_dir, wait_s) -> dict:
-    started = time.monotonic()
-    settings = load_settings(config, data_dir)
-    d0, d1 = parse_range(start, end) if start or end else (None, None)
-    with run_lock(settings, "rebuild", wait_s):
-        summary = pipeline.rebuild(settings, d0, d1, macs, started)
-    pipeline.publish_artifact(summary)
-    return summary.as_dict()

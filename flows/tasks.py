@@ -1,16 +1,15 @@
-"""Prefect tasks: each a few lines over a plain function in bess_etl, with its retries."""
+"""The flows' tasks: each a few lines over a plain function in bess_etl, with its retries (a
+Prefect task inside a flow run, the plain function otherwise: bess_etl.orchestration)."""
 
 from __future__ import annotations
-
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from bess_etl import ingest, pipeline
 from bess_etl.config import Settings
 from bess_etl.ingest import ChunkResult, Fleet, Window
+from bess_etl.orchestration import task
 
 
-@task(name="discover-devices", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="discover-devices", retries=2, retry_delay_seconds=5)
 def discover_devices(settings: Settings, macs: list[int]) -> Fleet:
     return ingest.discover(settings, macs)
 
@@ -19,7 +18,6 @@ def discover_devices(settings: Settings, macs: list[int]) -> Fleet:
     name="pull-partitions",
     retries=2,
     retry_delay_seconds=[5, 30],
-    cache_policy=NO_CACHE,
     task_run_name="pull {windows[0].mac} from {windows[0].date}",
 )
 def pull_partitions(windows: list[Window], settings: Settings) -> ChunkResult:
@@ -28,6 +26,6 @@ def pull_partitions(windows: list[Window], settings: Settings) -> ChunkResult:
     return ingest.pull_chunk(settings, windows)
 
 
-@task(name="recompute-derived", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="recompute-derived", retries=1, retry_delay_seconds=5)
 def recompute_derived(settings: Settings) -> dict:
     return pipeline.recompute_pending(settings)

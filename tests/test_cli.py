@@ -3,6 +3,9 @@ stderr, exit 2, nothing written) and `devices` over loopback HTTP."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -140,3 +143,22 @@ def test_devices_lists_the_fleet_over_http(simulator_url, tmp_path, capsys, monk
     assert bess == {303721690, 303721691}
     assert "BESS 3.5KW - ENV" in row(7725398) and "Puma 240M Lathe" in row(3162989)
     assert not Path(tmp_path / "d").exists()  # listing devices writes nothing
+
+
+def test_a_run_without_prefect_never_imports_it(tmp_path):
+    """Without a Prefect server a CLI run calls the job functions directly, so it must not pay
+    for importing Prefect (~2–3 s here): guarded in a fresh interpreter."""
+    code = (
+        "import sys\n"
+        "from bess_etl.cli import main\n"
+        "rc = main(['backfill', '--start', '2026-10-01', '--end', '2026-10-01', '--dry-run',\n"
+        f"           '--data-dir', {str(tmp_path / 'data')!r}])\n"
+        "assert rc == 0, rc\n"
+        "assert 'prefect' not in sys.modules, 'prefect was imported'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "would be pulled" in run.stdout

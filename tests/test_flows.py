@@ -16,10 +16,13 @@ from conftest import (
 )
 
 from bess_etl.orchestration import run_flow
-from flows.backfill import backfill
-from flows.daily import daily
-from flows.import_files import import_files
-from flows.rebuild import rebuild
+from flows.jobs import run_backfill, run_daily, run_import, run_rebuild
+
+# (the flow, "module:name", imported by run_flow; the job a direct run calls)
+backfill = ("flows.backfill:backfill", run_backfill)
+daily = ("flows.daily:daily", run_daily)
+import_files = ("flows.import_files:import_files", run_import)
+rebuild = ("flows.rebuild:rebuild", run_rebuild)
 
 BESS_3_5 = 303_721_690
 ONE_BESS = FAST_RUN_TOML.replace("[ingest]\n", f"[ingest]\nmacs = [{BESS_3_5}]\n")
@@ -61,7 +64,7 @@ def test_backfill_then_rebuild_as_prefect_flow_runs(make_settings, prefect_clien
     settings = make_settings(ONE_BESS)
     params = {"config": settings.config_path, "data_dir": settings.data_dir}
     summary = run_flow(
-        backfill, settings, prefect=True, start="2026-10-01", end="2026-10-01", **params
+        *backfill, settings, prefect=True, start="2026-10-01", end="2026-10-01", **params
     )
     # local day 10-01 in Vancouver covers UTC dates 10-01..10-02: two partitions
     assert summary["partitions_planned"] == summary["partitions_ok"] == 2
@@ -82,7 +85,7 @@ def test_backfill_then_rebuild_as_prefect_flow_runs(make_settings, prefect_clien
 
     incremental = derived_snapshot(settings)
     assert incremental["daily_energy"]
-    summary = run_flow(rebuild, settings, prefect=True, **params)
+    summary = run_flow(*rebuild, settings, prefect=True, **params)
     state, tasks, artifacts = flow_run_facts(prefect_client, summary["run_id"])
     assert state == "COMPLETED" and summary["rows_pulled"] == 0
     (artifact,) = artifacts
@@ -94,7 +97,7 @@ def test_backfill_then_rebuild_as_prefect_flow_runs(make_settings, prefect_clien
 def test_daily_as_a_prefect_flow_run(make_settings, prefect_client):
     settings = make_settings(ONE_BESS)
     params = {"config": settings.config_path, "data_dir": settings.data_dir}
-    summary = run_flow(daily, settings, prefect=True, **params)
+    summary = run_flow(*daily, settings, prefect=True, **params)
     # initial_days = 1: yesterday (UTC) whole and today up to now
     assert summary["partitions_ok"] == 2 and summary["rows_new"] > 0
     state, tasks, artifacts = flow_run_facts(prefect_client, summary["run_id"])
@@ -109,7 +112,7 @@ def test_import_as_a_prefect_flow_run(make_settings, prefect_client):
     settings = make_settings(ONE_BESS)
     path = sorted((REAL_CYCLER / "readings").glob("*.csv.gz"))[0]
     summary = run_flow(
-        import_files,
+        *import_files,
         settings,
         prefect=True,
         files=[str(path)],

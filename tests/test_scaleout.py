@@ -72,10 +72,11 @@ def _backfill(tmp_path: Path, runner: str, prefect: bool, url: str) -> tuple[dic
     cfg = _config(tmp_path, runner, url)
     data_dir = tmp_path / runner
     settings = load_settings(cfg, data_dir=data_dir)
-    from flows.backfill import backfill
+    from flows.jobs import run_backfill
 
     summary = run_flow(
-        backfill,
+        "flows.backfill:backfill",
+        run_backfill,
         settings,
         prefect=prefect,
         start=DAY,

@@ -128,7 +128,7 @@ def _derived(settings) -> dict[str, list]:
 def test_backfill_into_an_s3_lake_gives_the_local_lake_and_warehouse(s3_settings, tmp_path):
     """`backfill` with data_dir = s3://...: the lake lands on the object store file for file as
     it does on a local disk, and the warehouse built from it equals the local-lake one."""
-    from flows.backfill import backfill
+    from flows.jobs import run_backfill
 
     cfg = tmp_path / "backfill.toml"
     cfg.write_text(BACKFILL_TOML)
@@ -137,7 +137,8 @@ def test_backfill_into_an_s3_lake_gives_the_local_lake_and_warehouse(s3_settings
     for data_dir in ("s3://lake/backfill", local_dir):
         settings = runs[data_dir] = load_settings(cfg, data_dir=data_dir)
         summary = run_flow(
-            backfill,
+            "flows.backfill:backfill",
+            run_backfill,
             settings,
             prefect=False,
             start="2026-10-01",

@@ -1,0 +1,104 @@
+"""The flows' bodies as plain functions (no Prefect import): the CLI calls these directly
+unless a run is tracked by Prefect, and the flows in flows/*.py run them in a worker thread."""
+
+from __future__ import annotations
+
+import time
+
+from bess_etl import ingest, pipeline
+from bess_etl.config import load_settings
+from bess_etl.errors import UsageError
+from bess_etl.locking import raise_if_busy, run_lock
+from bess_etl.orchestration import call_task
+from bess_etl.timeutil import local_midnight_ms, now_ms, parse_range
+from flows.tasks import discover_devices, pull_partitions, recompute_derived
+
+
+def run_daily(
+    macs: list[int] | None = None,
+    config: str | None = None,
+    data_dir: str | None = None,
+    wait_s: float = 0.0,
+    until_ms: int | None = None,
+) -> dict:
+    """Every BESS from its watermark (minus the lookback) to now (or until_ms); recompute."""
+    started = time.monotonic()
+    settings = load_settings(config, data_dir)
+    if not wait_s:
+        raise_if_busy(settings)
+    fleet = call_task(discover_devices, settings, macs or [])
+    with run_lock(settings, "daily", wait_s):
+        pipeline.prepare(settings, fleet)
+        windows = pipeline.daily_windows(settings, fleet.bess_macs, until_ms)
+        summary = pipeline.begin_run(settings, "daily", fleet.bess_macs)
+        pipeline.pull_and_record(settings, windows, summary, pull_partitions)
+        recomputed = call_task(recompute_derived, settings)
+        pipeline.finish_run(settings, summary, recomputed, started)
+    pipeline.publish_artifact(summary)
+    return summary.as_dict()
+
+
+def run_backfill(
+    start: str,
+    end: str,
+    macs: list[int] | None = None,
+    mode: str = "missing,failed",
+    dry_run: bool = False,
+    config: str | None = None,
+    data_dir: str | None = None,
+    wait_s: float = 0.0,
+) -> dict:
+    """Site-local days start..end for some or all BESS; recompute."""
+    started = time.monotonic()
+    settings = load_settings(config, data_dir)
+    d0, d1 = parse_range(start, end)
+    if local_midnight_ms(d0, settings.tz) >= now_ms():  # before anything is written
+        raise UsageError(f"--start {d0} is in the future")
+    modes = ingest.parse_modes(mode)
+    if not wait_s and not dry_run:
+        raise_if_busy(settings)
+    fleet = call_task(discover_devices, settings, macs or [])
+    if dry_run:
+        plan = pipeline.backfill_windows(settings, d0, d1, fleet.bess_macs, modes, read_only=True)
+        return {"plan": pipeline.plan_rows(plan)}
+    with run_lock(settings, "backfill", wait_s):
+        pipeline.prepare(settings, fleet)
+        plan = pipeline.backfill_windows(settings, d0, d1, fleet.bess_macs, modes)
+        windows = [w for w, pull in plan if pull]
+        summary = pipeline.begin_run(settings, "backfill", fleet.bess_macs)
+        pipeline.pull_and_record(settings, windows, summary, pull_partitions)
+        recomputed = call_task(recompute_derived, settings)
+        pipeline.finish_run(settings, summary, recomputed, started)
+    pipeline.publish_artifact(summary)
+    return summary.as_dict()
+
+
+def run_rebuild(
+    start: str | None = None,
+    end: str | None = None,
+    macs: list[int] | None = None,
+    config: str | None = None,
+    data_dir: str | None = None,
+    wait_s: float = 0.0,
+) -> dict:
+    """Derived tables from the lake (no API), for local days start..end or everything."""
+    started = time.monotonic()
+    settings = load_settings(config, data_dir)
+    d0, d1 = parse_range(start, end) if start or end else (None, None)
+    with run_lock(settings, "rebuild", wait_s):
+        summary = pipeline.rebuild(settings, d0, d1, macs or [], started)
+    pipeline.publish_artifact(summary)
+    return summary.as_dict()
+
+
+def run_import(
+    files: list[str],
+    config: str | None = None,
+    data_dir: str | None = None,
+    wait_s: float = 0.0,
+) -> dict:
+    """API-shaped export files into the lake; recompute."""
+    settings = load_settings(config, data_dir)
+    summary = pipeline.import_files(settings, list(files), wait_s)
+    pipeline.publish_artifact(summary)
+    return summary.as_dict()
