@@ -271,7 +271,8 @@ def recompute_pending(settings: Settings) -> dict:
         for start in range(0, len(pending), RECOMPUTE_BATCH_PARTITIONS):
             batch = pending[start : start + RECOMPUTE_BATCH_PARTITIONS]
             later = pending[start + RECOMPUTE_BATCH_PARTITIONS :]
-            result = warehouse.recompute(con, settings, batch, deferred=later)
+            # the data checks scan whole tables: once, after the last batch
+            result = warehouse.recompute(con, settings, batch, deferred=later, checks=not later)
             ingest.clear_pending(con, batch)
             days.update(tuple(d) for d in result.get("days", []))
             release_memory()
