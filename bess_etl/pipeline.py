@@ -271,8 +271,11 @@ def recompute_pending(settings: Settings) -> dict:
         for start in range(0, len(pending), RECOMPUTE_BATCH_PARTITIONS):
             batch = pending[start : start + RECOMPUTE_BATCH_PARTITIONS]
             later = pending[start + RECOMPUTE_BATCH_PARTITIONS :]
-            # the data checks scan whole tables: once, after the last batch
-            result = warehouse.recompute(con, settings, batch, deferred=later, checks=not later)
+            # the lake listing and the data checks cost in proportion to everything: the
+            # listing in the first batch, the checks after the last
+            result = warehouse.recompute(
+                con, settings, batch, deferred=later, checks=not later, scan_lake=start == 0
+            )
             ingest.clear_pending(con, batch)
             days.update(tuple(d) for d in result.get("days", []))
             release_memory()

@@ -306,13 +306,16 @@ def recompute(
     changed_partitions: Iterable[tuple[int, dt.date | str]],
     deferred: Iterable[tuple[int, dt.date | str]] = (),
     checks: bool = True,
+    scan_lake: bool = True,
 ) -> dict:
     """Recompute the derived tables for the lake partitions (mac, UTC date) whose readings
     changed: the local days they touch and the neighbour days their boundary intervals reach.
     Partitions the warehouse has not seen yet (or that left the lake) count as changed too,
     except `deferred` ones: a caller recomputing a long backfill in batches names the later
-    batches' partitions there, so each batch's memory stays bounded, and may leave the data
-    checks (checks=False) to the last batch: they scan whole tables.
+    batches' partitions there, so each batch's memory stays bounded. The lake listing that
+    finds partitions added or removed by hand (scan_lake) and the data checks (checks) cost in
+    proportion to the whole lake and warehouse: such a caller runs the first in its first
+    batch and the second after its last.
     One transaction; then the data checks. Returns a summary (days, timings)."""
     started = time.perf_counter()
     build_schema(con, settings)
@@ -328,7 +331,9 @@ def recompute(
     with _transaction(con, timings):
         _check_derived_settings(con, settings, replace=False)
         with _timed(timings, "lake_partitions"):
-            changed |= _sync_lake_partitions(con, settings, changed, deferred=later)
+            changed |= _sync_lake_partitions(
+                con, settings, changed, deferred=later, scan_lake=scan_lake
+            )
         _pairs_table(con, "changed_partitions", sorted(changed))
         with _timed(timings, "targets"):
             _run_named(con, "queries/recompute_targets", settings)
@@ -507,19 +512,25 @@ def _sync_lake_partitions(
     changed: set[tuple[int, dt.date]],
     also: Callable[[int, dt.date], bool] | None = None,
     deferred: set[tuple[int, dt.date]] = frozenset(),
+    scan_lake: bool = True,
 ) -> set[tuple[int, dt.date]]:
     """Refresh lake_partitions for the changed partitions, for partitions on disk it does not
     know yet (unless deferred to a later batch), for known ones that left the lake, and for
-    those `also` selects. Returns the partitions refreshed."""
-    from bess_etl import lake
+    those `also` selects; without scan_lake (a later batch, when the first one did this), for
+    the changed ones only. Returns the partitions refreshed."""
+    from bess_etl import lake, storage
 
     root = lake.readings_root(settings.lake_dir)
-    on_disk = set(lake.list_partitions(root))
-    known = {
-        (int(m), d)
-        for m, d in con.execute("select distinct mac, date from lake_partitions").fetchall()
-    }
-    refresh = changed | (on_disk - known - deferred) | (known - on_disk)
+    if not scan_lake:
+        on_disk = {p for p in changed if storage.exists(lake.partition_path(root, *p))}
+        refresh = set(changed)
+    else:
+        on_disk = set(lake.list_partitions(root))
+        known = {
+            (int(m), d)
+            for m, d in con.execute("select distinct mac, date from lake_partitions").fetchall()
+        }
+        refresh = changed | (on_disk - known - deferred) | (known - on_disk)
     if also is not None:
         refresh |= {p for p in on_disk | known if also(*p)}
     if not refresh:

@@ -243,16 +243,21 @@ def test_a_backfill_recomputed_in_small_batches_equals_a_full_rebuild(make_setti
     batches = []
     recompute = warehouse.recompute
 
-    def counted(con, settings, changed, deferred=(), checks=True):
-        batches.append((len(list(changed)), len(list(deferred)), checks))
-        return recompute(con, settings, changed, deferred, checks)
+    def counted(con, settings, changed, deferred=(), checks=True, scan_lake=True):
+        batches.append((len(list(changed)), len(list(deferred)), checks, scan_lake))
+        return recompute(con, settings, changed, deferred, checks, scan_lake)
 
     monkeypatch.setattr(warehouse, "recompute", counted)
     settings = make_settings(_toml(macs=(BESS_3_5, BESS_10)))
     summary = backfill(settings, "2026-10-01", "2026-10-03")
     assert summary["partitions_ok"] == 8  # 2 BESS × UTC 10-01..10-04: four batches of two
-    # the data checks (whole-table scans) run once, after the last batch
-    assert batches == [(2, 6, False), (2, 4, False), (2, 2, False), (2, 0, True)]
+    # the lake listing runs in the first batch only, the data checks after the last
+    assert batches == [
+        (2, 6, False, True),
+        (2, 4, False, False),
+        (2, 2, False, False),
+        (2, 0, True, False),
+    ]
     assert query(settings, "select count(*) from pending_recompute")[0][0] == 0
     batched = derived_snapshot(settings)
     assert len(batched["daily_energy"]) >= 6
