@@ -252,7 +252,6 @@ class AretasClient:
         authed: bool = True,
         mac: int | None = None,
     ) -> Any:
-        relogged = False
         relogins = 0
         attempt = 0
         while True:
@@ -271,9 +270,8 @@ class AretasClient:
                     # (Other requests in flight may use up a fresh token before this retry
                     # gets its turn, so "once" counts per token, not per request.)
                     fresh = self._proven_generation < generation
-                    if (relogged and fresh) or relogins > self._retry.max_attempts:
+                    if (relogins and fresh) or relogins > self._retry.max_attempts:
                         raise AuthError(f"{what}: the API refused a fresh token (401)")
-                    relogged = True
                     relogins += 1
                     await self._relogin(generation)
                     attempt -= 1  # a token expiring is not a failed attempt

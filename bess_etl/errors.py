@@ -33,3 +33,9 @@ class LockBusyError(BessEtlError):
 
 class DataCheckError(BessEtlError):
     """A data check found violating rows after a rebuild."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

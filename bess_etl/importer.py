@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from bess_etl.errors import UsageError
+from bess_etl.errors import UsageError, first_line
 from bess_etl.lake import READINGS_SCHEMA, TS_TYPE
 
 COLUMNS = ("mac", "type", "timestamp", "data")
@@ -37,8 +37,7 @@ def read_export(path: str | Path) -> pa.Table:
         else:
             raise UsageError(f"{p}: unknown format; use .csv, .csv.gz, .json or .parquet")
     except (pa.ArrowInvalid, pa.ArrowTypeError, json.JSONDecodeError, OSError, EOFError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"{p}: cannot read: {first}") from None
+        raise UsageError(f"{p}: cannot read: {first_line(exc)}") from None
     return _to_readings(raw, p)
 
 

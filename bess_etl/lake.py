@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,32 +91,34 @@ def list_partitions(
     last: dt.date | None = None,
 ) -> list[tuple[int, dt.date]]:
     """(mac, UTC date) of every partition with a file, sorted, optionally of one MAC and within
-    the dates first..last (inclusive; the file of a partition outside them is not looked for).
-    Every run lists the whole lake (warehouse._sync_lake_partitions), so the local case walks
-    it with os.scandir and one stat a partition: ~3× faster than through storage and pathlib."""
+    the dates first..last (inclusive; the file of a partition outside them is not looked for)."""
+    return list(iter_partitions(root, mac, first, last))
+
+
+def has_partitions(root: str) -> bool:
+    """Whether any partition has a file (stops at the first: a remote listing is slow)."""
+    return next(iter_partitions(root), None) is not None
+
+
+def iter_partitions(
+    root: str,
+    mac: int | None = None,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+) -> Iterator[tuple[int, dt.date]]:
+    """list_partitions, lazily. Every run lists the whole lake (warehouse._sync_lake_partitions),
+    so a local file is looked for with os.path (pathlib costs ~3× as much per partition)."""
     lo, hi = (first.isoformat() if first else ""), (last.isoformat() if last else "9999")
-    out = []
+    join = join_path if storage.is_remote(root) else os.path.join
     for mac_dir in storage.list_dirs(root):
         if not mac_dir.startswith("mac=") or (mac is not None and int(mac_dir[4:]) != mac):
             continue
-        m = int(mac_dir[4:])
         mac_path = join_path(root, mac_dir)
-        remote = storage.is_remote(root)
-        if remote:
-            names = storage.list_dirs(mac_path)
-        else:
-            names = sorted(e.name for e in os.scandir(mac_path) if e.is_dir())
-        for name in names:
+        for name in storage.list_dirs(mac_path):
             # ISO dates compare as strings: no date is parsed outside the range
-            if not (name.startswith("date=") and lo <= name[5:] <= hi):
-                continue
-            if (
-                storage.exists(join_path(mac_path, name, PART_FILE))
-                if remote
-                else os.path.isfile(os.path.join(mac_path, name, PART_FILE))
-            ):
-                out.append((m, dt.date.fromisoformat(name[5:])))
-    return out
+            in_range = name.startswith("date=") and lo <= name[5:] <= hi
+            if in_range and storage.exists(join(mac_path, name, PART_FILE)):
+                yield int(mac_dir[4:]), dt.date.fromisoformat(name[5:])
 
 
 def read_partition(root: str, mac: int, date: dt.date) -> pa.Table | None:
@@ -213,17 +216,6 @@ def merge_partition(root: str, mac: int, date: dt.date, incoming: pa.Table) -> M
 def to_file_table(table: pa.Table) -> pa.Table:
     """Cast a per-partition slice to the readings file schema (value must be non-null)."""
     return table.select(["type", "ts", "value"]).cast(FILE_SCHEMA)
-
-
-def utc_dates(table: pa.Table) -> list[dt.date]:
-    if table.num_rows == 0:
-        return []
-    days = np.unique(table.column("ts").cast(pa.int64()).to_numpy() // MS_PER_DAY)
-    return [dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in days]
-
-
-def empty_readings() -> pa.Table:
-    return READINGS_SCHEMA.empty_table()
 
 
 def ms_to_ts(ms: np.ndarray | list[int]) -> pa.Array:

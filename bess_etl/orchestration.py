@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -60,9 +59,6 @@ class Task:
             self._prefect_task = task(cache_policy=NO_CACHE, **self.options)(self.fn)
         return self._prefect_task
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
-
 
 def task(**options: Any) -> Callable[[Callable], Task]:
     """Declare a task with Prefect task options (name, retries, ...) without importing Prefect."""
@@ -98,10 +94,8 @@ def run_flow(
         return job(**params)
     module, name = flow_ref.split(":")
     flow = getattr(importlib.import_module(module), name)
-    result = flow.with_options(task_runner=task_runner(settings))(**params)
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
-    return result
+    # the flows are async (a sync flow lost up to 1 s joining Prefect's heartbeat)
+    return asyncio.run(flow.with_options(task_runner=task_runner(settings))(**params))
 
 
 def map_tasks(

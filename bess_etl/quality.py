@@ -40,7 +40,6 @@ class CheckedReadings:
     quarantine: pa.Table  # mac + QUARANTINE_FILE_SCHEMA
     duplicate: np.ndarray  # over `valid`: True for a repeat of a key seen earlier in the batch
     out_of_order: np.ndarray  # over `valid`: True where ts < an earlier ts of its (mac, type)
-    received: int
     # indices into `valid` of the last arrival of each (mac, type, ts), in (mac, type, ts)
     # order: the batch deduplicated and sorted as a lake file is, by the duplicates' own sort
     latest: np.ndarray
@@ -71,7 +70,7 @@ def check_readings(table: pa.Table, settings: Settings) -> CheckedReadings:
         quarantine = table.slice(0, 0).append_column("reason", pa.array([], pa.string()))
     quarantine = quarantine.cast(pa.schema([READINGS_SCHEMA.field("mac"), *QUARANTINE_FILE_SCHEMA]))
     duplicate, out_of_order, latest = arrival_flags(valid)
-    return CheckedReadings(valid, quarantine, duplicate, out_of_order, n, latest)
+    return CheckedReadings(valid, quarantine, duplicate, out_of_order, latest)
 
 
 def _bounds_per_row(

@@ -28,6 +28,7 @@ from bess_etl import sqlfiles, warehouse
 from bess_etl.analytics.stress import DOD_COLUMNS
 from bess_etl.config import Settings
 from bess_etl.errors import UsageError
+from bess_etl.timeutil import parse_date
 
 TREND_MAX_YEARS = 10.0  # the trend line stops at the projected end of life, or this far ahead
 TREND_NO_EOL_DAYS = 365  # without a projected end of life, the line runs a year ahead
@@ -48,10 +49,7 @@ def _col(rows: list[dict], name: str) -> list:
 def _parse_day(day: str | dt.date | None) -> dt.date | None:
     if day is None or isinstance(day, dt.date):
         return day
-    try:
-        return dt.date.fromisoformat(day)
-    except ValueError:
-        raise UsageError(f"--day {day!r} is not a date (YYYY-MM-DD)") from None
+    return parse_date(day, "--day")
 
 
 def default_day(daily: list[dict]) -> dt.date:

@@ -20,9 +20,9 @@ from typing import TextIO
 
 import duckdb
 
-from bess_etl import warehouse
+from bess_etl import sqlfiles, warehouse
 from bess_etl.config import Settings
-from bess_etl.errors import BessEtlError
+from bess_etl.errors import BessEtlError, first_line
 
 FORMATS = ("table", "csv", "json")
 PROMPT = "bess-etl> "
@@ -81,8 +81,8 @@ def interactive(
             if not buffer and stripped in (".quit", ".exit"):
                 break
             if not buffer and stripped == ".tables":
-                line = _TABLES_QUERY
-                stripped = line
+                line = sqlfiles.load("queries/tables")
+                stripped = line.strip()
             buffer.append(line)
             if stripped.endswith(";"):
                 _run_buffer(con, "".join(buffer), fmt, out)
@@ -91,12 +91,6 @@ def interactive(
             _run_buffer(con, "".join(buffer), fmt, out)
     finally:
         con.close()
-
-
-_TABLES_QUERY = (
-    "select table_name as name, table_type as kind from information_schema.tables "
-    "where table_schema = 'main' order by name;"
-)
 
 
 def _run_buffer(con, text: str, fmt: str, out: TextIO) -> None:
@@ -129,7 +123,7 @@ def execute(
                 columns = [d[0] for d in cur.description]
                 results.append(Result(columns, cur.fetchall()))
     except duckdb.Error as exc:
-        raise SqlError(_one_line(exc)) from None
+        raise SqlError(first_line(exc)) from None
     return results
 
 
@@ -242,11 +236,6 @@ def _param_value(text: str):
     if _FLOAT.fullmatch(text):
         return float(text)
     return text
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_format(fmt: str) -> None:

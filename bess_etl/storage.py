@@ -81,7 +81,7 @@ def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table | None
 def exists(path: str) -> bool:
     if is_remote(path):
         return remote_fs(path).exists(path)
-    return Path(path).exists()
+    return os.path.exists(path)
 
 
 def list_dirs(path: str) -> list[str]:

@@ -58,12 +58,13 @@ def store_readings(
     root = lake.readings_root(settings.lake_dir)
     flags = pa.table({"dup": pa.array(checked.duplicate), "ooo": pa.array(checked.out_of_order)})
     valid = checked.valid.append_column("dup", flags["dup"]).append_column("ooo", flags["ooo"])
-    parts = lake.split_by_partition(valid)
-    for (mac, date), part in parts.items():
-        if len(parts) == 1:  # the usual batch, one partition: the checks' sort deduplicated it
-            deduped = part.select(["type", "ts", "value"]).take(checked.latest)
-        else:
-            deduped = lake.dedupe_last(part.select(["type", "ts", "value"]))
+    # the duplicate check's sort already deduplicated the batch in (mac, type, ts) order, which
+    # a stable split by partition keeps
+    latest = lake.split_by_partition(
+        valid.select(["mac", "type", "ts", "value"]).take(checked.latest)
+    )
+    for (mac, date), part in lake.split_by_partition(valid).items():
+        deduped = latest[(mac, date)]
         result = lake.merge_partition(root, mac, date, lake.to_file_table(deduped))
         arrival_new = _arrival_new(part, deduped, date, result.new_mask)
         out[(mac, date)] = PartitionWrite(

@@ -50,7 +50,7 @@ import duckdb
 
 from bess_etl import sqlfiles
 from bess_etl.config import WEEKDAYS, Settings
-from bess_etl.errors import BessEtlError, DataCheckError, UsageError
+from bess_etl.errors import BessEtlError, DataCheckError, UsageError, first_line
 
 # Python build steps by file stem, run in order with the SQL files: "module:function".
 PYTHON_STEPS: dict[str, str] = {
@@ -90,7 +90,6 @@ class Targets:
 
     days: tuple[tuple[int, dt.date], ...]  # (mac, local_date), sorted
     full: bool  # a rebuild of everything: steps may replace their whole output
-    table: str = "targets"
 
     @property
     def macs(self) -> list[int]:
@@ -147,9 +146,7 @@ def connect(
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
-                raise BessEtlError(
-                    f"cannot open the warehouse {path}: {_first_line(exc)}"
-                ) from None
+                raise BessEtlError(f"cannot open the warehouse {path}: {first_line(exc)}") from None
             if time.monotonic() >= deadline:
                 raise BessEtlError(
                     f"the warehouse {path} is in use by another process (waited {wait_s:g} s); "
@@ -326,7 +323,8 @@ def recompute(
             "run `bess-etl rebuild` to recreate the derived tables"
         )
     changed = {(int(m), _as_date(d)) for m, d in changed_partitions}
-    later = {(int(m), _as_date(d)) for m, d in deferred} - changed
+    # only a lake scan reads it: a long backfill's later batches would rebuild it for nothing
+    later = {(int(m), _as_date(d)) for m, d in deferred} - changed if scan_lake else set()
     timings: dict[str, float] = {}
     with _transaction(con, timings):
         _check_derived_settings(con, settings, replace=False)
@@ -478,11 +476,11 @@ def _compute(
             _run_named(con, "queries/scope_readings", settings, {"files": files})
         _run_named(con, "queries/scope_boundaries", settings)
         _run_named(con, "queries/scope_reading_buckets", settings)
-    lake_glob = _lake_glob_or_placeholder(settings)
     for step in build_plan():
         with _timed(timings, step.stem):
             if step.sql_path is not None:
-                for kind, query, names in _statements(step.sql_path, lake_glob):
+                # the lake's glob appears only in the readings view, a schema statement
+                for kind, query, names in _statements(step.sql_path, ""):
                     if kind not in _SCHEMA_STATEMENTS:
                         _execute(con, query, names, params, step.stem)
             if step.python:
@@ -523,12 +521,13 @@ def _sync_lake_partitions(
     root = lake.readings_root(settings.lake_dir)
     if not scan_lake:
         on_disk = {p for p in changed if storage.exists(lake.partition_path(root, *p))}
+        known: set[tuple[int, dt.date]] = set()
         refresh = set(changed)
     else:
         on_disk = set(lake.list_partitions(root))
         known = {
             (int(m), d)
-            for m, d in con.execute("select distinct mac, date from lake_partitions").fetchall()
+            for m, d in con.execute(sqlfiles.load("queries/known_partitions")).fetchall()
         }
         refresh = changed | (on_disk - known - deferred) | (known - on_disk)
     if also is not None:
@@ -594,25 +593,7 @@ def energy_summary(
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.execute("drop table if exists temp.summary_days")
-    latest = _latest_capacity(con)
-    for row in rows:
-        row.update(latest.get(row["mac"], {"capacity_ah": None, "soh_pct": None}))
     return rows
-
-
-def _latest_capacity(con: duckdb.DuckDBPyConnection) -> dict[int, dict]:
-    """capacity_ah and soh_pct of each BESS's latest estimate, if the analytics built them."""
-    cols = {
-        r[0]
-        for r in con.execute(
-            "select column_name from duckdb_columns() "
-            "where table_name = 'capacity_history' and schema_name = 'main'"
-        ).fetchall()
-    }
-    if not {"mac", "local_date", "capacity_ah", "soh_pct"} <= cols:
-        return {}
-    rows = con.execute(sqlfiles.load("queries/latest_capacity")).fetchall()
-    return {int(m): {"capacity_ah": a, "soh_pct": s} for m, a, s in rows}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -690,7 +671,7 @@ def _lake_glob_or_placeholder(settings: Settings) -> str:
         lake_dir = os.path.abspath(lake_dir)
     pattern = lake.readings_glob(lake_dir)
     if "://" in lake_dir:
-        has_files = bool(lake.list_partitions(lake.readings_root(lake_dir)))
+        has_files = lake.has_partitions(lake.readings_root(lake_dir))
     else:
         has_files = next(glob.iglob(pattern), None) is not None
     if has_files:
@@ -716,11 +697,6 @@ def _as_date(d: dt.date | str) -> dt.date:
     if isinstance(d, dt.date):
         return d
     return dt.date.fromisoformat(str(d))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _timed:

@@ -8,8 +8,6 @@ from prefect import flow
 
 from flows.jobs import run_backfill
 
-__all__ = ["backfill", "run_backfill"]
-
 
 @flow(name="bess-backfill", description="Pull local days start..end into the lake; recompute.")
 async def backfill(
@@ -23,5 +21,5 @@ async def backfill(
     wait_s: float = 0.0,
 ) -> dict:
     return await asyncio.to_thread(
-        run_backfill, start, end, macs or [], mode, dry_run, config, data_dir, wait_s
+        run_backfill, start, end, macs, mode, dry_run, config, data_dir, wait_s
     )

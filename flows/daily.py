@@ -8,8 +8,6 @@ from prefect import flow
 
 from flows.jobs import run_daily
 
-__all__ = ["daily", "run_daily"]
-
 
 @flow(name="bess-daily", description="Pull every BESS since its watermark; recompute changes.")
 async def daily(
@@ -18,4 +16,4 @@ async def daily(
     data_dir: str | None = None,
     wait_s: float = 0.0,
 ) -> dict:
-    return await asyncio.to_thread(run_daily, macs or [], config, data_dir, wait_s)
+    return await asyncio.to_thread(run_daily, macs, config, data_dir, wait_s)

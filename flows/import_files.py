@@ -8,8 +8,6 @@ from prefect import flow
 
 from flows.jobs import run_import
 
-__all__ = ["import_files", "run_import"]
-
 
 @flow(name="bess-import", description="Load API-shaped export files into the lake; recompute.")
 async def import_files(

@@ -1,13 +1,17 @@
 """The flows' bodies as plain functions (no Prefect import): the CLI calls these directly
-unless a run is tracked by Prefect, and the flows in flows/*.py run them in a worker thread."""
+unless a run is tracked by Prefect, and the flows in flows/*.py run them in a worker thread.
+Those flows restate each job's parameters: a flow's signature is its deployments' parameter
+schema, declared where Prefect (and a reader of prefect.yaml's entrypoints) looks for it."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from bess_etl import ingest, pipeline
-from bess_etl.config import load_settings
+from bess_etl.config import Settings, load_settings
 from bess_etl.errors import UsageError
+from bess_etl.ingest import Fleet, Window
 from bess_etl.locking import raise_if_busy, run_lock
 from bess_etl.orchestration import call_task
 from bess_etl.timeutil import local_midnight_ms, now_ms, parse_range
@@ -27,15 +31,11 @@ def run_daily(
     if not wait_s:
         raise_if_busy(settings)
     fleet = call_task(discover_devices, settings, macs or [])
-    with run_lock(settings, "daily", wait_s):
-        pipeline.prepare(settings, fleet)
-        windows = pipeline.daily_windows(settings, fleet.bess_macs, until_ms)
-        summary = pipeline.begin_run(settings, "daily", fleet.bess_macs)
-        pipeline.pull_and_record(settings, windows, summary, pull_partitions)
-        recomputed = call_task(recompute_derived, settings)
-        pipeline.finish_run(settings, summary, recomputed, started)
-    pipeline.publish_artifact(summary)
-    return summary.as_dict()
+
+    def windows() -> list[Window]:
+        return pipeline.daily_windows(settings, fleet.bess_macs, until_ms)
+
+    return _pull_and_recompute(settings, "daily", fleet, windows, wait_s, started)
 
 
 def run_backfill(
@@ -61,12 +61,29 @@ def run_backfill(
     if dry_run:
         plan = pipeline.backfill_windows(settings, d0, d1, fleet.bess_macs, modes, read_only=True)
         return {"plan": pipeline.plan_rows(plan)}
-    with run_lock(settings, "backfill", wait_s):
-        pipeline.prepare(settings, fleet)
+
+    def windows() -> list[Window]:
         plan = pipeline.backfill_windows(settings, d0, d1, fleet.bess_macs, modes)
-        windows = [w for w, pull in plan if pull]
-        summary = pipeline.begin_run(settings, "backfill", fleet.bess_macs)
-        pipeline.pull_and_record(settings, windows, summary, pull_partitions)
+        return [w for w, pull in plan if pull]
+
+    return _pull_and_recompute(settings, "backfill", fleet, windows, wait_s, started)
+
+
+def _pull_and_recompute(
+    settings: Settings,
+    flow: str,
+    fleet: Fleet,
+    windows: Callable[[], list[Window]],
+    wait_s: float,
+    started: float,
+) -> dict:
+    """Under the run lock: bring the warehouse up to date, pull `windows()` (planned only
+    then: they read the ledger), recompute what changed, record the run; then its summary."""
+    with run_lock(settings, flow, wait_s):
+        pipeline.prepare(settings, fleet)
+        pulls = windows()
+        summary = pipeline.begin_run(settings, flow, fleet.bess_macs)
+        pipeline.pull_and_record(settings, pulls, summary, pull_partitions)
         recomputed = call_task(recompute_derived, settings)
         pipeline.finish_run(settings, summary, recomputed, started)
     pipeline.publish_artifact(summary)

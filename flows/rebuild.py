@@ -8,8 +8,6 @@ from prefect import flow
 
 from flows.jobs import run_rebuild
 
-__all__ = ["rebuild", "run_rebuild"]
-
 
 @flow(name="bess-rebuild", description="Recompute derived tables from the lake; no API calls.")
 async def rebuild(
@@ -20,4 +18,4 @@ async def rebuild(
     data_dir: str | None = None,
     wait_s: float = 0.0,
 ) -> dict:
-    return await asyncio.to_thread(run_rebuild, start, end, macs or [], config, data_dir, wait_s)
+    return await asyncio.to_thread(run_rebuild, start, end, macs, config, data_dir, wait_s)

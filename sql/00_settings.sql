@@ -12,6 +12,16 @@ select
     $currency::varchar as currency,
     $lake_dir::varchar as lake_dir;
 
+-- Site-local days (mac, local_date) with their bounds: the `targets` rows of a compute run.
+create or replace macro target_days(days) as table
+select
+    d.mac,
+    d.local_date,
+    timezone(s.timezone, d.local_date::timestamp) as day_start,
+    timezone(s.timezone, (d.local_date + 1)::timestamp) as day_end
+from query_table(days) as d
+cross join settings as s;
+
 -- A hash of what the last schema build ran (every build file's schema statements, their
 -- parameters, the lake's path, the DuckDB version): bess_etl/warehouse.py build_schema skips a
 -- build that would change nothing, since re-creating the views re-lists the whole lake.

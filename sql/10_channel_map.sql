@@ -6,3 +6,7 @@ select
     unnest($channel_names::varchar[]) as channel,
     unnest($channel_units::varchar[]) as unit,
     unnest($channel_signs::double[]) as sign;
+
+-- The sensor types that are integrated (trapezoid energy and charge).
+create or replace view integrated_types as
+select type from channel_map where channel in ('voltage', 'current', 'power');

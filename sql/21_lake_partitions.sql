@@ -22,3 +22,22 @@ from lake_partitions as p cross join settings as s
 union
 select p.mac, timezone(s.timezone, p.last_ts)::date as local_date
 from lake_partitions as p cross join settings as s;
+
+-- The readings of lake partition files (a list of paths), with the partition's key columns
+-- from the hive path; every read of named lake files goes through it.
+create or replace macro lake_files(files) as table
+select mac, date, type, ts, value
+from read_parquet(files, hive_partitioning = true, hive_types = {'mac': bigint, 'date': date});
+
+-- lake_partitions' rows for the readings of a table (mac, date, type, ts, ...).
+create or replace macro lake_partition_summary(src) as table
+select
+    mac,
+    date,
+    type,
+    count(*) as n_readings,
+    count(distinct ts) as n_distinct_ts,
+    min(ts) as first_ts,
+    max(ts) as last_ts
+from query_table(src)
+group by mac, date, type;

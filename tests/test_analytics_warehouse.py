@@ -9,6 +9,7 @@ import shutil
 import duckdb
 import pyarrow as pa
 import pytest
+from conftest import assert_rows_close, failing_checks
 
 from bess_etl import warehouse
 from bess_etl.analytics.stress import DOD_COLUMNS
@@ -167,18 +168,6 @@ def store_simulated(settings, first: dt.date, last: dt.date, sim: Simulator) -> 
     return sorted(k for k, w in writes.items() if w.changed)
 
 
-def assert_same_rows(got: list[tuple], want: list[tuple], what: str) -> None:
-    """Equal rows; floats to 1e-9 relative (daily_energy's SQL sums, which capacity_history
-    copies, may add in another order in an incremental run)."""
-    assert len(got) == len(want), f"{what}: {len(got)} rows, a full rebuild has {len(want)}"
-    for g, w in zip(got, want, strict=True):
-        for a, b in zip(g, w, strict=True):
-            if isinstance(a, float) and isinstance(b, float):
-                assert a == pytest.approx(b, rel=1e-9, abs=1e-12), (what, g, w)
-            else:
-                assert a == b, (what, g, w)
-
-
 def _table(con, name: str) -> list[tuple]:
     return con.execute(f"select * from {name} order by {TABLES[name]}").fetchall()
 
@@ -223,7 +212,7 @@ def test_incremental_runs_equal_a_full_rebuild(make_settings, tmp_path, open_war
     con_full = open_warehouse(full)
     warehouse.rebuild(con_full, full)
     for name in TABLES:
-        assert_same_rows(after[name], _table(con_full, name), name)
+        assert_rows_close(after[name], _table(con_full, name), name)
 
     # shape of what was built: measurements every other day, a fade fit by the end
     n_meas = con.execute("select count(*) from cycles where is_capacity_measurement").fetchone()
@@ -236,14 +225,10 @@ def test_incremental_runs_equal_a_full_rebuild(make_settings, tmp_path, open_war
     # a partial rebuild (a few days of one BESS) also leaves the tables as a full rebuild
     warehouse.rebuild(con, inc, mid, mid + dt.timedelta(days=1), [SIM_MAC])
     for name in TABLES:
-        assert_same_rows(_table(con, name), _table(con_full, name), f"partial rebuild: {name}")
+        assert_rows_close(_table(con, name), _table(con_full, name), f"partial rebuild: {name}")
 
 
 # ---------------------------------------------------------------------- data checks
-
-
-def _failing(con) -> dict[str, int]:
-    return {r.name: r.n_rows for r in warehouse.run_checks(con, raise_on_failure=False) if not r.ok}
 
 
 @pytest.mark.parametrize(
@@ -280,9 +265,9 @@ def _failing(con) -> dict[str, int]:
     ],
 )
 def test_each_analytics_check_finds_its_violation(hand_made, check, mutation, n):
-    assert _failing(hand_made) == {}
+    assert failing_checks(hand_made) == {}
     hand_made.execute(mutation)
-    got = _failing(hand_made).get(check, 0)
+    got = failing_checks(hand_made).get(check, 0)
     assert got == n
 
 
@@ -340,4 +325,4 @@ def test_late_data_mid_history_redoes_cycles_from_a_restart_point(
     con_full = open_warehouse(full)
     warehouse.rebuild(con_full, full)
     for name in ("cycles", "capacity_history"):
-        assert_same_rows(after[name], _table(con_full, name), name)
+        assert_rows_close(after[name], _table(con_full, name), name)

@@ -17,8 +17,7 @@ from bess_etl.errors import SourceError
 from bess_etl.ingest import parse_modes
 from bess_etl.simulator import serve_in_thread
 from bess_etl.timeutil import utc_day_bounds_ms
-from flows.backfill import run_backfill
-from flows.daily import run_daily
+from flows.jobs import run_backfill, run_daily
 
 BESS_3_5 = 303_721_690
 BESS_10 = 303_721_691

@@ -25,7 +25,7 @@ from conftest import (
 
 from bess_etl.cli import main
 from bess_etl.simulator import serve_in_thread
-from flows.backfill import run_backfill
+from flows.jobs import run_backfill
 
 BESS_3_5 = 303_721_690
 BESS_CLI = str(Path(sys.executable).parent / "bess-etl")
@@ -73,7 +73,6 @@ def _partitions_of(table) -> dict:
 
 
 def _spawn(settings, start: str, end: str) -> subprocess.Popen:
-    print("SPAWN", time.time())
     env = {**os.environ, "BESS_ETL_API_USERNAME": "demo", "BESS_ETL_API_PASSWORD": "demo"}
     args = [BESS_CLI, "backfill", "--start", start, "--end", end]
     args += ["--config", settings.config_path, "--data-dir", settings.data_dir]
@@ -96,7 +95,6 @@ def _wait_until(proc: subprocess.Popen, condition, timeout_s: float = 60.0) -> b
 
 def _kill(proc: subprocess.Popen) -> bool:
     """SIGKILL; True if the process was still running."""
-    print("KILL", time.time(), proc.poll())
     alive = proc.poll() is None
     if alive:
         proc.send_signal(signal.SIGKILL)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
+from conftest import failing_checks
 
 from bess_etl import lake, storage, warehouse
 from bess_etl.errors import DataCheckError
@@ -24,10 +25,6 @@ def built(settings, store_rows, open_warehouse):
     con = open_warehouse(settings)
     warehouse.rebuild(con, settings)
     return con
-
-
-def failing(con) -> dict[str, int]:
-    return {r.name: r.n_rows for r in warehouse.run_checks(con, raise_on_failure=False) if not r.ok}
 
 
 def test_every_check_passes_on_a_clean_build(built):
@@ -68,15 +65,15 @@ def test_every_check_passes_on_a_clean_build(built):
     ],
 )
 def test_check_finds_its_violation(built, check, mutation, n):
-    assert failing(built) == {}
+    assert failing_checks(built) == {}
     built.execute(mutation)
-    got = failing(built)
+    got = failing_checks(built)
     assert got.get(check) == n, got
 
 
 def test_interval_sums_tolerate_float_rounding(built):
     built.execute("update daily_energy set charge_kwh = charge_kwh * (1 + 1e-12)")
-    assert failing(built) == {}
+    assert failing_checks(built) == {}
 
 
 def test_duplicate_readings_in_the_lake_fail_the_rebuild(settings, built):

@@ -32,9 +32,10 @@ import pyarrow.compute as pc
 from bess_etl import lake, sqlfiles, storage
 from bess_etl.analytics.capacity import measurements_from_cycles, update_capacity_history
 from bess_etl.analytics.cycles import CYCLES_SCHEMA, detect_cycles
-from bess_etl.analytics.series import readings_channel
+from bess_etl.analytics.series import pick_channel
 from bess_etl.analytics.stress import STRESS_SCHEMA, daily_stress
 from bess_etl.config import Settings
+from bess_etl.timeutil import MS_PER_DAY, utc_date_of_ms
 
 
 def _channels(settings: Settings) -> list[tuple[str, int, float]]:
@@ -112,14 +113,6 @@ def stress_readings(
     return con.sql(query, params=params).to_arrow_table()
 
 
-def _pick(readings: pa.Table, code: int, sign: float) -> tuple | None:
-    """One channel as (epoch ms, values), or None when the BESS does not report it."""
-    if not code:
-        return None
-    t, v = readings_channel(readings, code, sign)
-    return (t, v) if t.size else None
-
-
 def _insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[pa.Table]) -> None:
     """Append Arrow tables to a warehouse table by column name (table_name is a code constant)."""
     rows = [r for r in rows if r.num_rows]
@@ -131,9 +124,6 @@ def _insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[pa.Table
         con.execute(f"insert into {table_name} by name select * from {view}")
     finally:
         con.unregister(view)
-
-
-_DAY_MS = 86_400_000
 
 
 def _restart(
@@ -157,7 +147,7 @@ def _restart(
     if not rows or rows[0][3] is None:
         return None
     starts = np.array([r[0] for r in rows], np.int64)
-    cutoff_ms = int(rows[0][3].timestamp() * 1000) - _DAY_MS
+    cutoff_ms = int(rows[0][3].timestamp() * 1000) - MS_PER_DAY
     anchor = int(np.searchsorted(starts, cutoff_ms, "left")) - 1
     if anchor < 2:
         return None
@@ -165,8 +155,8 @@ def _restart(
     if not meas or meas[-1] < 2:
         return None
     m = meas[-1]
-    since_ms = int(starts[m - 1]) - _DAY_MS
-    since = dt.datetime.fromtimestamp(since_ms / 1000, dt.UTC).date()
+    since_ms = int(starts[m - 1]) - MS_PER_DAY
+    since = utc_date_of_ms(since_ms)
     before = [rows[k][2] for k in meas[:-1]]
     reference = float(before[-1]) if before else None
     flags = [bool(rows[k][1]) for k in range(m, anchor)]
@@ -238,7 +228,7 @@ def _detect(
     wanted = _channels(settings)
     if full:
         readings = scope_history(con, settings, mac)
-        picked = {name: _pick(readings, code, sign) for name, code, sign in wanted}
+        picked = {name: pick_channel(readings, code, sign) for name, code, sign in wanted}
         del readings
     else:
         arrays = history_channels(settings, mac, [code for _, code, _ in wanted if code], since)
@@ -288,7 +278,9 @@ def build_daily_stress(con: duckdb.DuckDBPyConnection, settings: Settings, targe
     out = []
     for mac in targets.macs:
         readings = stress_readings(con, settings, mac, targets)
-        picked = {name: _pick(readings, code, sign) for name, code, sign in _channels(settings)}
+        picked = {
+            name: pick_channel(readings, code, sign) for name, code, sign in _channels(settings)
+        }
         if picked["current"] is None or picked["voltage"] is None:
             continue
         out.append(

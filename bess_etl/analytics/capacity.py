@@ -7,7 +7,7 @@ Definitions
     efc                      equivalent full cycles of the day: throughput_kwh / nameplate_kwh
                              (as daily_energy.equivalent_full_cycles), throughput_ah /
                              nameplate_ah where the day has no kWh
-    cumulative_efc           efc summed from the first input day, plus `efc_offset`
+    cumulative_efc           efc summed from the first input day
     capacity_ah / _kwh       the day's estimate: the median of its full-to-empty measurements,
                              or, when it has none, of its 'delta_soc' estimates; null without
                              either. `method` says which ('full_to_empty_voltage',
@@ -49,6 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bess_etl.analytics.series import table_from_columns
 from bess_etl.config import CapacitySettings
 
 MIN_FIT_POINTS = 5
@@ -167,21 +168,15 @@ def capacity_history(
     cap: CapacitySettings,
     *,
     mac: int | None = None,
-    efc_offset: float = 0.0,
-    min_fit_points: int = MIN_FIT_POINTS,
-    min_fit_span_days: float = MIN_FIT_SPAN_DAYS,
-    min_fit_efc_span: float = MIN_FIT_EFC_SPAN,
 ) -> pa.Table:
     """One row per day of `daily` (and per day that only has measurements), ascending.
 
     daily: local_date date32, charge_ah, discharge_ah, charge_kwh, discharge_kwh (nullable;
     e.g. daily_energy's columns). measurements: local_date, capacity_ah, capacity_kwh, method
     (e.g. `measurements_from_cycles`). Pass the BESS's whole history: cumulative EFC and the
-    trailing fits look back (or pass `efc_offset`, the EFC before the first day).
+    trailing fits look back.
     """
-    inputs = _day_inputs(daily, measurements, cap, efc_offset)
-    fits = (min_fit_points, min_fit_span_days, min_fit_efc_span)
-    return _history_rows(inputs, 0, cap, mac, *fits)
+    return _history_rows(_day_inputs(daily, measurements, cap), 0, cap, mac)
 
 
 def update_capacity_history(
@@ -201,7 +196,7 @@ def update_capacity_history(
     whose inputs (daily totals, measurements) differ, or that kept lacks, stand: the caller
     replaces kept's rows from the returned day on with the returned rows. The trailing fits,
     the costly part, run only for those days."""
-    inputs = _day_inputs(daily, measurements, cap, 0.0)
+    inputs = _day_inputs(daily, measurements, cap)
     start = _first_difference(inputs, kept)
     n_kept, n_now = kept.num_rows, inputs["days"].size
     if start == n_kept == n_now:
@@ -211,10 +206,7 @@ def update_capacity_history(
         kept_day = _days(kept["local_date"][start : start + 1])[0]
         day = kept_day if day is None else min(day, kept_day)
     first = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
-    rows = _history_rows(
-        inputs, start, cap, mac, MIN_FIT_POINTS, MIN_FIT_SPAN_DAYS, MIN_FIT_EFC_SPAN
-    )
-    return first, rows
+    return first, _history_rows(inputs, start, cap, mac)
 
 
 # the columns of a capacity_history row that are its day's inputs, not derived from them
@@ -250,9 +242,7 @@ def _same_floats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
-def _day_inputs(
-    daily: pa.Table, measurements: pa.Table, cap: CapacitySettings, efc_offset: float
-) -> dict:
+def _day_inputs(daily: pa.Table, measurements: pa.Table, cap: CapacitySettings) -> dict:
     """Per output day (ascending): its totals, equivalent full cycles and capacity estimate."""
     d_days = _days(daily["local_date"]) if daily.num_rows else np.empty(0, np.int64)
     m_days = _days(measurements["local_date"]) if measurements.num_rows else np.empty(0, np.int64)
@@ -280,7 +270,7 @@ def _day_inputs(
         "throughput_ah": thr_ah,
         "throughput_kwh": thr_kwh,
         "efc": efc,
-        "cumulative_efc": efc_offset + np.cumsum(np.nan_to_num(efc)),
+        "cumulative_efc": np.cumsum(np.nan_to_num(efc)),
         "n_measurements": count,
         "capacity_ah": cap_ah,
         "capacity_kwh": cap_kwh,
@@ -293,9 +283,6 @@ def _history_rows(
     start: int,
     cap: CapacitySettings,
     mac: int | None,
-    min_fit_points: int,
-    min_fit_span_days: float,
-    min_fit_efc_span: float,
 ) -> pa.Table:
     """The capacity_history rows of inputs' days from index `start` on."""
     days = inputs["days"]
@@ -305,9 +292,9 @@ def _history_rows(
         inputs["capacity_kwh"],
         inputs["cumulative_efc"],
         window_days=cap.fade_window_days,
-        min_points=min_fit_points,
-        min_span_days=min_fit_span_days,
-        min_efc_span=min_fit_efc_span,
+        min_points=MIN_FIT_POINTS,
+        min_span_days=MIN_FIT_SPAN_DAYS,
+        min_efc_span=MIN_FIT_EFC_SPAN,
         start=start,
     )
     smooth_ah, smooth_kwh, slope_day, slope_efc, fit_points = fits
@@ -330,11 +317,7 @@ def _history_rows(
         "fade_pct_per_100_efc": fade_efc,
         "projected_eol_date": _eol_dates(days, soh, fade_year, cap.eol_soh_pct),
     }
-    arrays = [
-        c if isinstance(c, pa.Array) else pa.array(c, type=f.type, from_pandas=True)
-        for f, c in zip(HISTORY_SCHEMA, (cols[f.name] for f in HISTORY_SCHEMA), strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, schema=HISTORY_SCHEMA)
+    return table_from_columns(HISTORY_SCHEMA, cols)
 
 
 def _trailing_fits(

@@ -100,7 +100,8 @@ from bess_etl.analytics.series import (
     Integral,
     asof,
     channel,
-    readings_channel,
+    pick_channel,
+    table_from_columns,
     window_reduce,
 )
 from bess_etl.config import CapacitySettings, ChannelSettings
@@ -395,11 +396,7 @@ def detect_cycles(
         "is_partial": is_partial,
         **meas,
     }
-    arrays = [
-        col if isinstance(col, pa.Array) else pa.array(col, type=f.type, from_pandas=True)
-        for f, col in zip(CYCLES_SCHEMA, (cols[f.name] for f in CYCLES_SCHEMA), strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, schema=CYCLES_SCHEMA)
+    return table_from_columns(CYCLES_SCHEMA, cols)
 
 
 def _ts_array(t_s: np.ndarray) -> pa.Array:
@@ -563,8 +560,7 @@ def cycles_from_readings(
     sign = channels.sign
 
     def pick(code: int, s: float = 1.0) -> tuple | None:
-        ch = readings_channel(readings, code, s)
-        return ch if ch[0].size else None
+        return pick_channel(readings, code, s)
 
     current, voltage = pick(channels.current, sign), pick(channels.voltage)
     if current is None or voltage is None:

@@ -65,6 +65,22 @@ def readings_channel(readings: pa.Table, type_code: int, sign: float = 1.0) -> t
     return ts.to_numpy(zero_copy_only=False), values
 
 
+def pick_channel(readings: pa.Table, type_code: int, sign: float = 1.0) -> tuple | None:
+    """readings_channel, or None when the BESS does not report that type (or it is disabled)."""
+    t, v = readings_channel(readings, type_code, sign)
+    return (t, v) if t.size else None
+
+
+def table_from_columns(schema: pa.Schema, cols: dict[str, Any]) -> pa.Table:
+    """A table of `schema` from its columns by name (Arrow arrays, or numpy / lists, NaN
+    meaning null)."""
+    arrays = [
+        c if isinstance(c, pa.Array) else pa.array(c, type=f.type, from_pandas=True)
+        for f, c in zip(schema, (cols[f.name] for f in schema), strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def areas(
     t0: np.ndarray, t1: np.ndarray, v0: np.ndarray, v1: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -170,14 +186,12 @@ def asof(t_src: np.ndarray, v_src: np.ndarray, tq: np.ndarray, max_age_s: float)
 def window_reduce(
     t: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray, how: str, closed: str = "both"
 ) -> np.ndarray:
-    """min / max / mean / count of the readings with lo <= t <= hi (closed="both") or
-    lo <= t < hi (closed="left"), per window; NaN (count 0) for empty windows. Windows may
-    overlap; cost is O(n + windows)."""
+    """min / max / mean of the readings with lo <= t <= hi (closed="both") or lo <= t < hi
+    (closed="left"), per window; NaN for empty windows. Windows may overlap; cost is
+    O(n + windows)."""
     a = np.searchsorted(t, lo, side="left")
     b = np.searchsorted(t, hi, side="right" if closed == "both" else "left")
     empty = b <= a
-    if how == "count":
-        return (b - a).astype(np.float64)
     if how == "mean":
         cum = np.r_[0.0, np.cumsum(v)]
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -43,6 +43,7 @@ from bess_etl.analytics.series import (
     channel,
     local_day_edges,
     split_at,
+    table_from_columns,
     time_above,
     window_reduce,
 )
@@ -199,11 +200,7 @@ def daily_stress(
         "battery_temp_mean_c": _per_day(t_tmp, tmp, edges, "mean"),
         "battery_temp_max_c": _per_day(t_tmp, tmp, edges, "max"),
     }
-    arrays = [
-        c if isinstance(c, pa.Array) else pa.array(c, type=f.type, from_pandas=True)
-        for f, c in zip(STRESS_SCHEMA, (cols[f.name] for f in STRESS_SCHEMA), strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, schema=STRESS_SCHEMA)
+    return table_from_columns(STRESS_SCHEMA, cols)
 
 
 def _per_day(t: np.ndarray, x: np.ndarray, edges: np.ndarray, how: str) -> np.ndarray:

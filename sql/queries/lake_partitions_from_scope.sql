@@ -3,13 +3,4 @@
 delete from lake_partitions;
 
 insert into lake_partitions by name
-select
-    mac,
-    date,
-    type,
-    count(*) as n_readings,
-    count(distinct ts) as n_distinct_ts,
-    min(ts) as first_ts,
-    max(ts) as last_ts
-from scope_readings
-group by mac, date, type;
+from lake_partition_summary(scope_readings);

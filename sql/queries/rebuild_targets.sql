@@ -53,10 +53,4 @@ days as (
         and ($end::date is null or d.local_date <= $end::date)
 )
 
-select
-    d.mac,
-    d.local_date,
-    timezone(cfg.timezone, d.local_date::timestamp) as day_start,
-    timezone(cfg.timezone, (d.local_date + 1)::timestamp) as day_end
-from days as d
-cross join cfg;
+from target_days(days);

@@ -19,10 +19,6 @@ changed as (
     from changed_partitions
 ),
 
-integrated as (
-    select type from channel_map where channel in ('voltage', 'current', 'power')
-),
-
 neighbours as (
     -- per changed partition and channel: the last reading before it and the first after it
     select
@@ -33,7 +29,7 @@ neighbours as (
         min(p.first_ts) filter (where p.date > c.date) as next_ts
     from changed as c
     inner join lake_partitions as p on c.mac = p.mac
-    where p.type in (select type from integrated)
+    where p.type in (select type from integrated_types)
     group by c.mac, c.date, p.type
 ),
 
@@ -61,10 +57,4 @@ days as (
     cross join cfg
 )
 
-select
-    d.mac,
-    d.local_date,
-    timezone(cfg.timezone, d.local_date::timestamp) as day_start,
-    timezone(cfg.timezone, (d.local_date + 1)::timestamp) as day_end
-from days as d
-cross join cfg;
+from target_days(days);

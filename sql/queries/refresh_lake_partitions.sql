@@ -6,17 +6,5 @@ using refresh_partitions as r
 where p.mac = r.mac and p.date = r.date;
 
 insert into lake_partitions by name
-select
-    mac,
-    date,
-    type,
-    count(*) as n_readings,
-    count(distinct ts) as n_distinct_ts,
-    min(ts) as first_ts,
-    max(ts) as last_ts
-from read_parquet(
-    $files,
-    hive_partitioning = true,
-    hive_types = {'mac': bigint, 'date': date}
-)
-group by mac, date, type;
+with files as (from lake_files($files))
+from lake_partition_summary(files);

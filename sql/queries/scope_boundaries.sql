@@ -15,10 +15,6 @@ scope_ends as (
     group by mac
 ),
 
-integrated as (
-    select type from channel_map where channel in ('voltage', 'current', 'power')
-),
-
 outside as (
     select
         e.mac,
@@ -29,7 +25,7 @@ outside as (
         any_value(e.last_date) as last_date
     from scope_ends as e
     inner join lake_partitions as p on e.mac = p.mac
-    where p.type in (select type from integrated)
+    where p.type in (select type from integrated_types)
     group by e.mac, p.type
 )
 

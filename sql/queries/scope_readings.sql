@@ -9,9 +9,4 @@ create or replace temp table scope_readings (
 );
 
 insert into scope_readings
-select mac, date, type, ts, value
-from read_parquet(
-    $files,
-    hive_partitioning = true,
-    hive_types = {'mac': bigint, 'date': date}
-);
+from lake_files($files);
