@@ -120,10 +120,16 @@ def test_hand_made_cycle_and_capacity(hand_made):
     assert day["capacity_smoothed_ah"] == pytest.approx(capacity_ah, rel=1e-9)
     assert day["soh_pct"] == pytest.approx(capacity_ah, rel=1e-9)
     assert day["fade_pct_per_year"] is None  # one point: no fit
-    de = _dicts(hand_made, "select charge_ah, discharge_ah, charge_kwh from daily_energy")[0]
+    de = _dicts(
+        hand_made, "select charge_ah, discharge_ah, charge_kwh, discharge_kwh from daily_energy"
+    )[0]
     assert day["charge_ah"] == de["charge_ah"] == pytest.approx(charge_ah, rel=1e-9)
     assert day["throughput_ah"] == pytest.approx((charge_ah + capacity_ah) / 2, rel=1e-9)
     assert day["efc"] == pytest.approx(day["throughput_kwh"] / 5.1, rel=1e-12)
+    # the mean of both directions, from daily_energy's own totals
+    assert day["throughput_kwh"] == pytest.approx(
+        (de["charge_kwh"] + de["discharge_kwh"]) / 2, rel=1e-9
+    )
 
 
 def test_hand_made_stress(hand_made):

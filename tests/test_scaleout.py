@@ -103,10 +103,23 @@ def test_task_arguments_and_results_are_picklable(make_settings):
 
 
 @pytest.mark.timeout(420)  # the Prefect harness alone takes 7 s (minutes on a loaded box)
-def test_backfill_on_a_dask_local_cluster_gives_the_same_lake(tmp_path, fleet_url, prefect_harness):
+def test_backfill_on_a_dask_local_cluster_gives_the_same_lake(
+    tmp_path, fleet_url, prefect_harness, monkeypatch
+):
     pytest.importorskip("prefect_dask")
+    from bess_etl import orchestration
+
+    runners = []  # the task runners the Prefect run was given
+    make_runner = orchestration.task_runner
+
+    def recorded(settings):
+        runners.append(make_runner(settings))
+        return runners[-1]
+
+    monkeypatch.setattr(orchestration, "task_runner", recorded)
     single, single_dir = _backfill(tmp_path, "threads", False, fleet_url)
     spread, dask_dir = _backfill(tmp_path, "dask", True, fleet_url)
+    assert [type(r).__name__ for r in runners] == ["DaskTaskRunner"]
     for s in (single, spread):
         assert s["partitions_failed"] == 0
         assert s["partitions_ok"] == 6
