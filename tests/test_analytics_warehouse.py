@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from conftest import assert_rows_close, failing_checks
 
-from bess_etl import warehouse
+from bess_etl import pipeline, warehouse
 from bess_etl.analytics.stress import DOD_COLUMNS
 from bess_etl.config import load_settings
 from bess_etl.lake import READINGS_SCHEMA, TS_TYPE
@@ -72,11 +72,8 @@ def hand_made_settings(tmp_path_factory):
         schema=READINGS_SCHEMA,
     )
     store_readings(settings, table)
-    con = warehouse.connect(settings)
-    try:
+    with pipeline.connection(settings) as con:
         warehouse.rebuild(con, settings)
-    finally:
-        con.close()
     return settings
 
 
@@ -174,6 +171,28 @@ def store_simulated(settings, first: dt.date, last: dt.date, sim: Simulator) -> 
     return sorted(k for k, w in writes.items() if w.changed)
 
 
+def store_late_burst(con, settings, day: dt.date) -> list:
+    """Late readings for a discharge of `day`: 20 current readings 7 s after real ones, at 1.5×
+    their value (a burst of extra discharge), stored as ingest stores them; returns the changed
+    (mac, UTC date) partitions."""
+    rows = con.execute(
+        "select type, ts, value from readings where mac = $m and type = 531 "
+        "and timezone($tz, ts)::date = $d and value < -5 order by ts limit 20",
+        {"m": SIM_MAC, "tz": settings.site.timezone, "d": day},
+    ).fetchall()
+    assert rows, "the day has a discharge to add late readings to"
+    late = pa.table(
+        {
+            "mac": [SIM_MAC] * len(rows),
+            "type": [r[0] for r in rows],
+            "ts": [r[1] + dt.timedelta(milliseconds=7000) for r in rows],
+            "value": [r[2] * 1.5 for r in rows],
+        },
+        schema=READINGS_SCHEMA,
+    )
+    return sorted(k for k, w in store_readings(settings, late).items() if w.changed)
+
+
 def _table(con, name: str) -> list[tuple]:
     return con.execute(f"select * from {name} order by {TABLES[name]}").fetchall()
 
@@ -188,23 +207,7 @@ def test_incremental_runs_equal_a_full_rebuild(make_settings, tmp_path, open_war
     warehouse.recompute(con, inc, store_simulated(inc, FIRST, mid, sim))
     warehouse.recompute(con, inc, store_simulated(inc, mid + dt.timedelta(days=1), last, sim))
     before = {name: _table(con, name) for name in TABLES}
-    early = FIRST + dt.timedelta(days=3)
-    con_rows = con.execute(
-        "select type, ts, value from readings where mac = $m and type = 531 "
-        "and timezone($tz, ts)::date = $d and value < -5 order by ts limit 20",
-        {"m": SIM_MAC, "tz": inc.site.timezone, "d": early},
-    ).fetchall()
-    assert con_rows, "the early day has a discharge to add late readings to"
-    late = pa.table(
-        {
-            "mac": [SIM_MAC] * len(con_rows),
-            "type": [r[0] for r in con_rows],
-            "ts": [r[1] + dt.timedelta(milliseconds=7000) for r in con_rows],
-            "value": [r[2] * 1.5 for r in con_rows],  # a burst of extra discharge
-        },
-        schema=READINGS_SCHEMA,
-    )
-    changed = sorted(k for k, w in store_readings(inc, late).items() if w.changed)
+    changed = store_late_burst(con, inc, FIRST + dt.timedelta(days=3))
     assert changed
     summary = warehouse.recompute(con, inc, changed)
     assert {m for m, _ in summary["days"]} == {SIM_MAC}
@@ -292,22 +295,7 @@ def test_late_data_mid_history_redoes_cycles_from_a_restart_point(
     warehouse.recompute(con, inc, store_simulated(inc, FIRST, last, sim))
     before = _table(con, "cycles")
     day = FIRST + dt.timedelta(days=20)
-    rows = con.execute(
-        "select type, ts, value from readings where mac = $m and type = 531 "
-        "and timezone($tz, ts)::date = $d and value < -5 order by ts limit 20",
-        {"m": SIM_MAC, "tz": inc.site.timezone, "d": day},
-    ).fetchall()
-    assert rows
-    late = pa.table(
-        {
-            "mac": [SIM_MAC] * len(rows),
-            "type": [r[0] for r in rows],
-            "ts": [r[1] + dt.timedelta(milliseconds=7000) for r in rows],
-            "value": [r[2] * 1.5 for r in rows],
-        },
-        schema=READINGS_SCHEMA,
-    )
-    changed = sorted(k for k, w in store_readings(inc, late).items() if w.changed)
+    changed = store_late_burst(con, inc, day)
     restarts = []
     detect = build._detect
 

@@ -4,11 +4,10 @@ the simulator in test_aretas.py."""
 import json
 import logging
 import math
-import random
 
 import pytest
 
-from bess_etl.aretas import RetryPolicy, _Retryable, decode_readings, install_redaction, redact
+from bess_etl.aretas import _Retryable, decode_readings, install_redaction, redact
 
 
 def body(rows, **dumps):
@@ -59,17 +58,6 @@ def test_truncated_or_odd_bodies_are_retryable(raw):
 
 def test_empty_array():
     assert decode_readings(b"[]").num_rows == 0
-
-
-def test_backoff_grows_is_jittered_capped_and_honours_retry_after():
-    p = RetryPolicy(max_attempts=6, backoff_initial_s=0.5, backoff_max_s=4.0)
-    rng = random.Random(1)
-    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 4.0)]:
-        delays = [p.delay_s(attempt, None, rng) for _ in range(200)]
-        assert min(delays) >= 0 and max(delays) <= ceiling
-        assert max(delays) > 0.8 * ceiling  # full jitter spreads up to the ceiling
-    assert p.delay_s(1, 3.0, rng) >= 3.0  # Retry-After is a floor
-    assert p.delay_s(1, 60.0, rng) == 4.0  # ... but never beyond the cap
 
 
 def test_redaction_of_urls_and_log_records(caplog):

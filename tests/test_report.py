@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from bess_etl import warehouse
+from bess_etl import pipeline, warehouse
 from bess_etl.analytics.stress import DOD_COLUMNS
 from bess_etl.cli import main
 from bess_etl.config import load_settings
@@ -32,11 +32,8 @@ def built(tmp_path_factory):
     begin = local_midnight_ms(FIRST, tz)
     end = local_midnight_ms(LAST + dt.timedelta(days=1), tz) - 1
     store_readings(settings, Simulator(settings).table(MAC, begin, end))
-    con = warehouse.connect(settings)
-    try:
+    with pipeline.connection(settings) as con:
         warehouse.rebuild(con, settings)
-    finally:
-        con.close()
     return settings
 
 
