@@ -364,6 +364,44 @@ def truth(config_path, data_dir, mac, start, end):
     write_truth_csv(settings, mac, d0, d1, sys.stdout)
 
 
+@simulator.command()
+@click.option(
+    "--profile",
+    "profile_path",
+    required=True,
+    help="CSV or CSV.gz with columns t_s (s), soc (0..1), temp_c (battery °C), regular spacing.",
+)
+@click.option(
+    "--model",
+    default="lfp_250ah_prismatic",
+    show_default=True,
+    help="Aging model: lfp_250ah_prismatic or lfp_sony_3ah (NREL BLAST-Lite's LFP models).",
+)
+@click.option(
+    "--calendar-scale",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Multiplier of the calendar-aging rate.",
+)
+@click.option(
+    "--cycle-scale",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Multiplier of the cycling-aging rate.",
+)
+def aging(profile_path, model, calendar_scale, cycle_scale):
+    """Run the aging model alone on a SoC/temperature profile: CSV on stdout, one row a day."""
+    from bess_etl import aging as aging_mod
+
+    try:
+        result = aging_mod.run_profile_file(profile_path, model, calendar_scale, cycle_scale)
+    except ValueError as exc:  # a bad file or model: the user's input
+        raise UsageError(str(exc)) from None
+    aging_mod.write_trajectory_csv(result, sys.stdout)
+
+
 # ---------------------------------------------------------------------- output helpers
 
 

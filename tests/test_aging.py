@@ -22,6 +22,7 @@ PROFILES = {
     "P2": ((DAILY_HOURS, (0.2, 0.2, 0.8, 0.8, 0.2, 0.2)), 25.0),
     "P4": ((DAILY_HOURS, (0.45, 0.45, 0.7, 0.7, 0.45, 0.45)), 20.0),
     "P5": (((0, 10, 12, 16, 24), (1.0, 1.0, 0.8, 1.0, 1.0)), 25.0),  # weekly, else idle at 1
+    "H6": ((tuple(range(0, 25, 2)), (0.2, 0.8) * 6 + (0.2,)), 30.0),  # 3.6 EFC/day: break-in
 }
 
 
@@ -172,3 +173,144 @@ def test_bad_model_and_scales_are_refused():
         aging.params_for("lfp_250ah_prismatic", calendar_scale=-1)
     with pytest.raises(ValueError, match="cycle_scale"):
         aging.params_for("lfp_sony_3ah", cycle_scale=float("nan"))
+
+
+def sony_reference() -> dict[str, dict[str, np.ndarray]]:
+    with gzip.open(DATA / "sony_reference.csv.gz", "rt") as fh:
+        header = fh.readline().strip().split(",")
+        rows = [line.strip().split(",") for line in fh]
+    out = {}
+    for name in sorted({r[0] for r in rows}):
+        mine = np.array([[float(v) for v in r[1:]] for r in rows if r[0] == name])
+        out[name] = dict(zip(header[1:], mine.T, strict=True))
+    return out
+
+
+SONY = sony_reference()
+
+
+@pytest.mark.parametrize("name", ["P1", "P5", "H6"])
+def test_sony_model_reproduces_blast_lite(name):
+    ref = SONY[name]
+    days = len(ref["day"])
+    t, soc, temp = reference_profile(name, days=days)
+    got = aging.run_profile("lfp_sony_3ah", t, soc, temp, samples_per_day=144)
+    # printed to 12 significant digits
+    for col in ("q", "q_cal", "q_cyc", "r"):
+        assert np.abs(got[col] - ref[col]).max() < 1e-10, col
+    np.testing.assert_allclose(got["efc"], ref["efc"], rtol=1e-11, atol=1e-11)
+    if name == "H6":  # 3.6 EFC/day: the break-in term ran
+        assert got["q_cyc"][-1] < 0.97
+
+
+@pytest.mark.parametrize("name", ["P1", "P5"])
+def test_sony_resistance_grows(name):
+    t, soc, temp = reference_profile(name, days=365)
+    got = aging.run_profile("lfp_sony_3ah", t, soc, temp, samples_per_day=144)
+    assert np.all(np.diff(got["r"]) > 0)
+    # calendar growth by hand on an idle day at SoC 1, 25 °C mean: k_ref·k_T·k_SoC per second;
+    # P5's first day: k_SoC = C·(1 − 0.5)³ + D, k_T averaged over the ±3 °C swing
+    hours = np.arange(145) * 600 / 3600
+    temp_k = 25 + 3 * np.sin(2 * np.pi * (hours - 9) / 24) + 273.15
+    k_t = np.exp(-71827 / 8.3144 * (1 / temp_k - 1 / 298.15))
+    k_t_mean = float((k_t[1:] + k_t[:-1]).sum() / 2 / 144)
+    if name == "P5":
+        day0 = 3.4194e-10 * k_t_mean * (-3.3903 * 0.5**3 + 1.5604) * 86_400
+        assert got["r"][0] - 1 == pytest.approx(day0, rel=1e-5)
+    else:  # cycling adds growth: (A·C + B)·(C_r·(DoD − 0.5)³ + D_r) per 100 EFC
+        assert got["r"][0] - 1 > 1.5e-5 * k_t_mean
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def _write_profile(path: Path, t, soc, temp, header="t_s,soc,temp_c") -> Path:
+    lines = [header] + [f"{a:.0f},{b:.6f},{c:.3f}" for a, b, c in zip(t, soc, temp, strict=True)]
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def _read_csv(text: str) -> dict[str, np.ndarray]:
+    lines = text.strip().splitlines()
+    header = lines[0].split(",")
+    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    return dict(zip(header, values.T, strict=True))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_cli_round_trip(tmp_path, capsys, suffix):
+    from bess_etl.cli import main
+
+    t, soc, temp = reference_profile("P1", days=30)
+    path = _write_profile(tmp_path / f"p1{suffix}", t, soc, temp)
+    assert main(["simulator", "aging", "--profile", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "day,t_days,efc,q,q_cal,q_cyc,r"
+    got = _read_csv(out)
+    ref = reference_trajectory("P1")
+    assert got["day"].tolist() == list(range(30))
+    assert got["t_days"].tolist() == list(range(1, 31))
+    assert np.abs(got["q"] - ref["q"][:30]).max() < 1e-9
+    assert np.abs(got["q_cal"] - ref["q_t"][:30]).max() < 1e-9
+    np.testing.assert_allclose(got["efc"], ref["efc"][:30], rtol=1e-9)
+
+
+def test_cli_model_and_scales(tmp_path, capsys):
+    from bess_etl.cli import main
+
+    t, soc, temp = reference_profile("P5", days=40)
+    path = _write_profile(tmp_path / "p5.csv", t, soc, temp)
+    argv = ["simulator", "aging", "--profile", str(path), "--model", "lfp_sony_3ah"]
+    assert main(argv) == 0
+    base = _read_csv(capsys.readouterr().out)
+    assert np.abs(base["q"] - SONY["P5"]["q"][:40]).max() < 1e-9
+    assert np.abs(base["r"] - SONY["P5"]["r"][:40]).max() < 1e-9
+    assert main([*argv, "--calendar-scale", "2"]) == 0
+    twice = _read_csv(capsys.readouterr().out)
+    np.testing.assert_allclose(1 - twice["q_cal"], 2 * (1 - base["q_cal"]), rtol=1e-8)
+
+
+def _bad(tmp_path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.csv", None, "cannot read profile"),
+        ("nocol.csv", "t_s,soc\n0,0.5\n600,0.5\n", "missing column(s) temp_c"),
+        ("text.csv", "t_s,soc,temp_c\n0,0.5,25\n600,half,25\n", "line 3: soc 'half'"),
+        ("nan.csv", "t_s,soc,temp_c\n0,0.5,25\n600,0.5,nan\n", "line 3: temp_c is nan"),
+        ("one.csv", "t_s,soc,temp_c\n0,0.5,25\n", "at least two samples"),
+        ("pct.csv", "t_s,soc,temp_c\n0,50,25\n600,50,25\n", "soc must be a fraction"),
+        ("kelvin.csv", "t_s,soc,temp_c\n0,0.5,298\n600,0.5,298\n", "temp_c must be °C"),
+        ("irregular.csv", "t_s,soc,temp_c\n0,0.5,25\n600,0.5,25\n900,0.5,25\n", "regular"),
+        ("backwards.csv", "t_s,soc,temp_c\n600,0.5,25\n0,0.5,25\n", "regular"),
+        ("seven.csv", "t_s,soc,temp_c\n0,0.5,25\n7,0.5,25\n", "does not divide a day"),
+        ("broken.csv.gz", b"\x1f\x8b\x08\x00garbage", "cannot read profile"),
+    ],
+)
+def test_cli_bad_profile(tmp_path, capsys, name, content, message):
+    from bess_etl.cli import main
+
+    path = tmp_path / name if content is None else _bad(tmp_path, name, content)
+    assert main(["simulator", "aging", "--profile", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert err.startswith("error: ") and "\n" not in err and message in err, err
+    assert "unexpected" not in err
+
+
+def test_cli_bad_model(tmp_path, capsys):
+    from bess_etl.cli import main
+
+    t, soc, temp = reference_profile("P1", days=1)
+    path = _write_profile(tmp_path / "p.csv", t, soc, temp)
+    assert main(["simulator", "aging", "--profile", str(path), "--model", "nmc"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "unknown aging model 'nmc'" in captured.err
+    assert main(["simulator", "aging", "--profile", str(path), "--cycle-scale", "-1"]) == 2
