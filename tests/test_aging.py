@@ -66,16 +66,19 @@ def test_default_model_reproduces_blast_lite(name):
     np.testing.assert_allclose(got["r"] - 1, aging.R_PER_Q_LOSS * (1 - got["q"]), atol=1e-15)
 
 
-def test_step_chunk_is_run_profile_one_day_at_a_time():
+@pytest.mark.parametrize("model", aging.MODEL_NAMES)
+def test_step_chunk_is_run_profile_one_day_at_a_time(model):
     t, soc, temp = reference_profile("P1", days=20)
-    params = aging.params_for("lfp_250ah_prismatic")
+    params = aging.params_for(model)
     state = aging.new_state(params)
+    assert (state.q, state.r, state.efc, state.t_days) == (1, 1, 0, 0)
     for d in range(20):
         s = slice(144 * d, 144 * (d + 1) + 1)
         state = aging.step_chunk(params, state, t[s], soc[s], temp[s])
-    whole = aging.run_profile("lfp_250ah_prismatic", t, soc, temp, 144)
+    whole = aging.run_profile(model, t, soc, temp, 144)
     assert state.t_days == pytest.approx(20, abs=1e-12)
-    assert state.q == pytest.approx(whole["q"][-1], abs=1e-15)
+    for col in ("q", "q_cal", "q_cyc", "r"):
+        assert getattr(state, col) == pytest.approx(whole[col][-1], abs=1e-15)
     assert state.efc == pytest.approx(whole["efc"][-1], abs=1e-12)
 
 
@@ -219,6 +222,20 @@ def test_sony_resistance_grows(name):
         assert got["r"][0] - 1 == pytest.approx(day0, rel=1e-5)
     else:  # cycling adds growth: (A·C + B)·(C_r·(DoD − 0.5)³ + D_r) per 100 EFC
         assert got["r"][0] - 1 > 1.5e-5 * k_t_mean
+
+
+def test_sony_calendar_loss_stops_when_cold_not_nan():
+    # Two years at 45 °C, then a year at −10 °C: the cold day's sigmoid amplitude q1 (0.084) is
+    # below the loss already reached (0.13), where BLAST-Lite's state form takes the log of a
+    # negative number. Here the calendar loss stops growing instead.
+    days = 3 * 365
+    t = np.arange(days + 1) * 86_400.0
+    temp = np.where(np.arange(days + 1) < 730, 45.0, -10.0)
+    got = aging.run_profile("lfp_sony_3ah", t, np.ones(days + 1), temp, samples_per_day=1)
+    assert np.isfinite(got["q"]).all() and np.isfinite(got["r"]).all()
+    assert 1 - got["q_cal"][729] > 0.13
+    assert np.all(got["q_cal"][730:] == got["q_cal"][729])
+    assert np.all(np.diff(got["r"][730:]) > 0)  # resistance still grows, slowly
 
 
 # ---------------------------------------------------------------------- the command
