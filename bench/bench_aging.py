@@ -54,6 +54,17 @@ def main() -> None:
             f"  q at 10 y {out['q'][-1]:.4f}"
         )
 
+    print("  the same one day at a time through step_chunk (how a caller holding state steps):")
+    for model in aging.MODEL_NAMES:
+        params = aging.params_for(model)
+        t0, c0 = time.perf_counter(), time.process_time()
+        state = aging.new_state(params)
+        for d in range(3650):
+            s = slice(288 * d, 288 * (d + 1) + 1)
+            state = aging.step_chunk(params, state, t[s], soc[s], temp[s])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"  {model:22s} wall {wall:.3f} s, CPU {cpu:.3f} s  q at 10 y {state.q:.4f}")
+
     print("\nSony model, (r - 1)/(1 - q) at 1, 3, 6, 10 years:")
     for name in ("P1", "P2", "P4", "P5"):
         t, soc, temp = reference_profile(name, days=3650)

@@ -283,7 +283,7 @@ class ChunkStressors:
 
 
 def _trapz_rows(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    # numpy's trapz, row by row, in its order of operations (bit-for-bit BLAST-Lite's averages)
+    # numpy's trapz row by row, in its order of operations
     return (np.diff(x, axis=-1) * (y[..., 1:] + y[..., :-1]) / 2.0).sum(axis=-1)
 
 
