@@ -57,6 +57,7 @@ import csv
 import gzip
 import io
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import TextIO
 
@@ -556,8 +557,8 @@ def read_profile(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         text = data.decode("utf-8-sig")
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ProfileError(f"cannot read profile {path}: {exc}") from None
-    rows = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(rows, [])]
+    header_line, _, body = text.partition("\n")
+    header = [h.strip() for h in next(csv.reader([header_line]), [])]
     missing = [c for c in PROFILE_COLUMNS if c not in header]
     if missing:
         raise ProfileError(
@@ -565,25 +566,10 @@ def read_profile(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"(needs {', '.join(PROFILE_COLUMNS)})"
         )
     pos = [header.index(c) for c in PROFILE_COLUMNS]
-    values: list[list[float]] = [[], [], []]
-    for line_no, row in enumerate(rows, start=2):
-        if not row:
-            continue
-        for col, i in enumerate(pos):
-            cell = row[i].strip() if i < len(row) else ""
-            try:
-                v = float(cell)
-            except ValueError:
-                raise ProfileError(
-                    f"profile {path}: line {line_no}: {PROFILE_COLUMNS[col]} {cell!r} "
-                    "is not a number"
-                ) from None
-            if not math.isfinite(v):
-                raise ProfileError(
-                    f"profile {path}: line {line_no}: {PROFILE_COLUMNS[col]} is {cell}"
-                )
-            values[col].append(v)
-    t_s, soc, temp_c = (np.array(v, dtype=float) for v in values)
+    table = _parse_fast(body, pos)
+    if table is None:  # something to report: find it, line by line
+        table = _parse_checked(path, body, pos)
+    t_s, soc, temp_c = (np.ascontiguousarray(col) for col in table.T)
     if len(t_s) < 2:
         raise ProfileError(f"profile {path}: needs at least two samples, has {len(t_s)}")
     bad = np.flatnonzero((soc < 0) | (soc > 1))
@@ -598,6 +584,41 @@ def read_profile(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"(sample {bad[0]} is {temp_c[bad[0]]:g})"
         )
     return t_s, soc, temp_c
+
+
+def _parse_fast(body: str, pos: list[int]) -> np.ndarray | None:
+    """The columns at pos (numpy's C parser), or None if any cell is not a finite number."""
+    if not body.strip():
+        return np.empty((0, len(pos)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = np.loadtxt(io.StringIO(body, newline=None), delimiter=",", usecols=pos, ndmin=2)
+    except ValueError:
+        return None
+    return table if np.isfinite(table).all() else None
+
+
+def _parse_checked(path: str, body: str, pos: list[int]) -> np.ndarray:
+    """The columns at pos, cell by cell: the first bad cell raises, naming its line."""
+    values: list[list[float]] = []
+    for line_no, row in enumerate(csv.reader(io.StringIO(body, newline=None)), start=2):
+        if not row:
+            continue
+        values.append([])
+        for col, i in enumerate(pos):
+            where = f"profile {path}: line {line_no}: {PROFILE_COLUMNS[col]}"
+            cell = row[i].strip() if i < len(row) else ""
+            if not cell:
+                raise ProfileError(f"{where} is empty")
+            try:
+                v = float(cell)
+            except ValueError:
+                raise ProfileError(f"{where} {cell!r} is not a number") from None
+            if not math.isfinite(v):
+                raise ProfileError(f"{where} is {cell}")
+            values[-1].append(v)
+    return np.array(values, dtype=float).reshape(-1, len(pos))
 
 
 def samples_per_day(t_s: np.ndarray) -> int:

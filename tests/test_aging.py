@@ -301,6 +301,7 @@ def _bad(tmp_path, name: str, text: str | bytes) -> Path:
         ("nocol.csv", "t_s,soc\n0,0.5\n600,0.5\n", "missing column(s) temp_c"),
         ("text.csv", "t_s,soc,temp_c\n0,0.5,25\n600,half,25\n", "line 3: soc 'half'"),
         ("nan.csv", "t_s,soc,temp_c\n0,0.5,25\n600,0.5,nan\n", "line 3: temp_c is nan"),
+        ("short.csv", "t_s,soc,temp_c\n0,0.5,25\n\n600,0.5\n", "line 4: temp_c is empty"),
         ("one.csv", "t_s,soc,temp_c\n0,0.5,25\n", "at least two samples"),
         ("pct.csv", "t_s,soc,temp_c\n0,50,25\n600,50,25\n", "soc must be a fraction"),
         ("kelvin.csv", "t_s,soc,temp_c\n0,0.5,298\n600,0.5,298\n", "temp_c must be °C"),
