@@ -493,6 +493,7 @@ def step_chunk(params: AgingParams, state: AgingState, t_s, soc, temp_c) -> Agin
 # ---------------------------------------------------------------------- whole profiles
 
 OUTPUT_COLUMNS = ("day", "t_days", "efc", "q", "q_cal", "q_cyc", "r")
+BLOCK_SAMPLES = 1 << 20
 
 
 def run_profile(
@@ -514,11 +515,14 @@ def run_profile(
         raise ValueError("samples_per_day must be >= 1")
     full_days, rest = divmod(len(t_s) - 1, n)
     raws: list[dict[str, float]] = []
-    if full_days:
-        idx = np.arange(full_days)[:, None] * n + np.arange(n + 1)
+    # days in blocks of about a million samples: memory stays bounded at fine steps too
+    block_days = max(1, BLOCK_SAMPLES // (n + 1))
+    for d0 in range(0, full_days, block_days):
+        days = np.arange(d0, min(d0 + block_days, full_days))
+        idx = days[:, None] * n + np.arange(n + 1)
         raw = _raw_chunks(params, t_s[idx], soc[idx], temp_c[idx])
         cols = {k: v.tolist() for k, v in raw.items()}
-        raws = [{k: cols[k][i] for k in cols} for i in range(full_days)]
+        raws.extend({k: cols[k][i] for k in cols} for i in range(len(days)))
     if rest:
         tail = slice(full_days * n, len(t_s))
         raw = _raw_chunks(params, t_s[None, tail], soc[None, tail], temp_c[None, tail])

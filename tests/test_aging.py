@@ -82,6 +82,15 @@ def test_step_chunk_is_run_profile_one_day_at_a_time(model):
     assert state.efc == pytest.approx(whole["efc"][-1], abs=1e-12)
 
 
+def test_blocks_of_days_change_nothing(monkeypatch):
+    t, soc, temp = reference_profile("P5", days=30)
+    whole = aging.run_profile("lfp_sony_3ah", t, soc, temp, 144)
+    monkeypatch.setattr(aging, "BLOCK_SAMPLES", 7 * 145)  # blocks of 7 days
+    blocks = aging.run_profile("lfp_sony_3ah", t, soc, temp, 144)
+    for col in aging.OUTPUT_COLUMNS:
+        np.testing.assert_array_equal(blocks[col], whole[col])
+
+
 def test_trailing_part_day_is_a_short_last_chunk():
     t, soc, temp = reference_profile("P1", days=3)
     got = aging.run_profile("lfp_250ah_prismatic", t[:-72], soc[:-72], temp[:-72], 144)
