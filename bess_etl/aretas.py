@@ -401,15 +401,27 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def parse_location_view(view: dict[str, Any]) -> list[dict[str, Any]]:
+def parse_location_view(view: Any) -> list[dict[str, Any]]:
+    """The account's devices from a `client/locationview` body. A body of another shape, or a
+    device without a numeric MAC, is a protocol error (SourceError), named in one line."""
+    where = "client/locationview"
+    if not isinstance(view, dict):
+        raise SourceError(f"{where}: expected an object, got {_json_kind(view)}")
     rows = []
-    for lsv in view.get("locationSensorViews") or []:
+    for lsv in _list_of_objects(view.get("locationSensorViews"), f"{where} locationSensorViews"):
         loc = lsv.get("location") or {}
-        for s in lsv.get("sensorList") or []:
+        if not isinstance(loc, dict):
+            raise SourceError(f"{where}: a location is {_json_kind(loc)}, not an object")
+        for s in _list_of_objects(lsv.get("sensorList"), f"{where} sensorList"):
+            mac = s.get("mac")
+            if isinstance(mac, bool) or not isinstance(mac, int | str) or not str(mac).isdigit():
+                raise SourceError(
+                    f"{where}: a device ({s.get('description')!r}) has no numeric mac: {mac!r}"
+                )
             last = s.get("lastReportTime")
             rows.append(
                 {
-                    "mac": int(s["mac"]),
+                    "mac": int(mac),
                     "description": s.get("description"),
                     "location_id": loc.get("id"),
                     "location": loc.get("description"),
@@ -422,6 +434,20 @@ def parse_location_view(view: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an empty array" if not value else "an array"
+    return "null" if value is None else type(value).__name__
+
+
+def _list_of_objects(value: Any, what: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise SourceError(f"{what}: expected an array of objects, got {_json_kind(value)}")
+    return value
 
 
 def _retry_after_s(value: str | None) -> float | None:

@@ -53,6 +53,9 @@ def _check_macs(macs: tuple[int, ...]) -> list[int]:
     return list(macs)
 
 
+HUGE_RANGE_DAYS = 3660  # a backfill over ten years gets a warning before it starts
+
+
 def _prefect_option(fn):
     return click.option(
         "--prefect/--no-prefect",
@@ -63,6 +66,13 @@ def _prefect_option(fn):
     )(fn)
 
 
+def _not_nan(ctx, param, value):
+    # FloatRange lets NaN through (every comparison with it is false): it would wait forever
+    if value != value:
+        raise click.BadParameter("must be a number of seconds, not nan")
+    return value
+
+
 def _wait_option(fn):
     return click.option(
         "--wait",
@@ -70,7 +80,8 @@ def _wait_option(fn):
         type=click.FloatRange(min=0),
         default=0.0,
         show_default=True,
-        help="Seconds to wait for another run's lock before giving up.",
+        callback=_not_nan,
+        help="Seconds to wait for another run's lock before giving up (inf: no limit).",
     )(fn)
 
 
@@ -165,8 +176,15 @@ def backfill(config_path, data_dir, start, end, macs, mode, dry_run, wait_s, pre
     from flows.jobs import run_backfill
 
     settings = _settings(config_path, data_dir)
-    parse_range(start, end)  # bad dates fail here, before anything is written
+    d0, d1 = parse_range(start, end)  # bad dates fail here, before anything is written
     parse_modes(mode)
+    days = (d1 - d0).days + 1
+    if days > HUGE_RANGE_DAYS:
+        click.echo(
+            f"warning: {start}..{end} is {days:,} days, a partition per day and BESS; "
+            "an interrupted backfill resumes where it stopped",
+            err=True,
+        )
     _install_progress()
     summary = run_flow(
         "flows.backfill:backfill",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -269,6 +270,10 @@ def load_settings(
         password=env.get("BESS_ETL_API_PASSWORD") or None,
     )
 
+    if data_dir is not None and not str(data_dir).strip():
+        raise ConfigError("--data-dir is empty; give a directory")
+    if not settings.data_dir.strip():
+        raise ConfigError("data_dir is empty; give a directory")
     dd = data_dir or env.get("BESS_ETL_DATA_DIR")
     if dd:
         dd = str(dd)
@@ -277,6 +282,9 @@ def load_settings(
         resolved = settings.data_dir
     else:
         resolved = str((base_dir / settings.data_dir).resolve())
+
+    if "://" not in resolved and Path(resolved).exists() and not Path(resolved).is_dir():
+        raise ConfigError(f"data directory {resolved} is a file, not a directory")
 
     settings = replace(
         settings,
@@ -295,6 +303,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); not a TOML file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -337,6 +347,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key} must be a number, not {value!r}")
+        if not math.isfinite(value):  # TOML has nan and inf literals
+            raise ConfigError(f"{key} must be a finite number, not {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -407,6 +419,10 @@ def validate(s: Settings) -> None:
     for name in ("limit", "concurrency", "max_attempts"):
         if getattr(s.api, name) < 1:
             raise ConfigError(f"api.{name} must be >= 1")
+    if s.api.timeout_s <= 0:
+        raise ConfigError("api.timeout_s must be > 0")
+    if s.api.backoff_initial_s < 0 or s.api.backoff_max_s < 0:
+        raise ConfigError("api.backoff_initial_s and api.backoff_max_s must be >= 0")
     for mac, cap in {0: s.capacity, **s.devices}.items():
         where = f"devices.{mac}" if mac else "capacity"
         if cap.nameplate_ah <= 0 or cap.nameplate_kwh <= 0:
@@ -428,6 +444,11 @@ def validate(s: Settings) -> None:
         raise ConfigError("prefect.task_runner must be 'threads' or 'dask'")
     if s.ingest.days_per_task < 1 or s.ingest.parallel_tasks < 1:
         raise ConfigError("ingest.days_per_task and ingest.parallel_tasks must be >= 1")
+    # a negative lookback would start a daily run after its watermark and skip the days between
+    if s.ingest.lookback_hours < 0 or s.ingest.initial_days < 0:
+        raise ConfigError("ingest.lookback_hours and ingest.initial_days must be >= 0")
+    if s.ingest.probe_hours <= 0:
+        raise ConfigError("ingest.probe_hours must be > 0")
     if any(m <= 0 for m in s.ingest.macs):
         raise ConfigError("ingest.macs must be positive MACs")
 
