@@ -19,7 +19,6 @@ import io
 import json
 import logging
 import random
-import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import pyarrow.json as pajson
 
 from bess_etl.errors import AuthError, SourceError
 from bess_etl.lake import READINGS_SCHEMA, TS_TYPE
+from bess_etl.redaction import install_redaction, redact
 from bess_etl.timeutil import ms_to_iso
 
 log = logging.getLogger("bess_etl.aretas")
@@ -40,7 +40,6 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 _WIRE_SCHEMA = pa.schema(
     [("mac", pa.int64()), ("type", pa.int32()), ("timestamp", pa.int64()), ("data", pa.float64())]
 )
-_PASSWORD_IN_URL = re.compile(r"(password=)[^&\s'\"]*", re.IGNORECASE)
 
 
 class _Retryable(Exception):
@@ -75,7 +74,7 @@ class AretasClient:
         username: str,
         password: str,
         *,
-        login_method: str = "g",
+        login_method: str = "j",
         limit: int = 100_000,
         concurrency: int = 4,
         timeout_s: float = 60.0,
@@ -472,36 +471,3 @@ def _raise_for_status(resp: httpx.Response, what: str) -> None:
         raise _Retryable(f"HTTP {resp.status_code}")
     if resp.status_code >= 400:
         raise SourceError(f"{what}: HTTP {resp.status_code} {resp.reason_phrase}")
-
-
-_SECRETS: set[str] = set()
-
-
-def redact(text: str) -> str:
-    text = _PASSWORD_IN_URL.sub(r"\1***", text)
-    for secret in _SECRETS:
-        text = text.replace(secret, "***")
-    return text
-
-
-class _RedactFilter(logging.Filter):
-    """Rewrites records of the HTTP libraries so a password in a URL never reaches a handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        record.msg = redact(str(record.msg))
-        return True
-
-
-_FILTER = _RedactFilter()
-
-
-def install_redaction(password: str | None) -> None:
-    if password and len(password) >= 3:  # a 1–2 character password would mangle every line
-        _SECRETS.add(password)
-    for name in ("httpx", "httpcore", "bess_etl"):
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)

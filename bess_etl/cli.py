@@ -419,6 +419,9 @@ def _print_summary(summary: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and a non-zero status for every failure we can explain."""
+    from bess_etl.redaction import install_redaction, redact
+
+    install_redaction()  # every log record, from here on
     try:
         cli.main(args=argv, prog_name="bess-etl", standalone_mode=False)
     except click.exceptions.Abort:
@@ -426,15 +429,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.UsageError as exc:  # bad arguments: one line, like every other error
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        click.echo(f"error: {exc.format_message()}{where}", err=True)
+        click.echo(redact(f"error: {exc.format_message()}{where}"), err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(redact(f"error: {exc.format_message()}"), err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except BessEtlError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(redact(f"error: {exc}"), err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -444,8 +447,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         click.echo(
-            f"error: unexpected {type(exc).__name__}: {first} "
-            "(set BESS_ETL_DEBUG=1 for the traceback)",
+            redact(
+                f"error: unexpected {type(exc).__name__}: {first} "
+                "(set BESS_ETL_DEBUG=1 for the traceback)"
+            ),
             err=True,
         )
         return 1

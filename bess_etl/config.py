@@ -30,7 +30,9 @@ FAULT_KINDS = ("5xx", "429", "timeout", "truncated", "expiry")
 @dataclass(frozen=True)
 class ApiSettings:
     url: str = ""  # empty: the built-in simulator
-    login: str = "g"  # "g": GET authentication/g (query string); "j": POST authentication/j (JSON)
+    # "j": POST authentication/j, the password in a JSON body; "g": GET authentication/g, the
+    # password in the query string, which proxies and server access logs record
+    login: str = "j"
     limit: int = 100_000  # rows per byrange call; a full window is split, never truncated
     concurrency: int = 4  # requests in flight at once, over one connection pool
     timeout_s: float = 60.0

@@ -22,6 +22,7 @@ from bess_etl import sqlfiles
 from bess_etl.aretas import AretasClient, RetryPolicy
 from bess_etl.config import Settings
 from bess_etl.errors import AuthError, ConfigError, SourceError, UsageError
+from bess_etl.redaction import redact
 from bess_etl.store import PartitionWrite, store_readings
 from bess_etl.timeutil import (
     MS_PER_DAY,
@@ -57,7 +58,7 @@ def make_client(settings: Settings, **overrides) -> AretasClient:
         return AretasClient("http://simulator/rest/", user, password, transport=transport, **kwargs)
     if not (api.username and api.password):
         raise ConfigError(
-            f"api.url is {api.url}; set BESS_ETL_API_USERNAME and BESS_ETL_API_PASSWORD"
+            f"api.url is {redact(api.url)}; set BESS_ETL_API_USERNAME and BESS_ETL_API_PASSWORD"
         )
     return AretasClient(api.url, api.username, api.password, **kwargs)
 
