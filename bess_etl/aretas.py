@@ -4,6 +4,8 @@
 - Logs in once and reuses the token; a 401 mid-run logs in again once and retries that request.
 - Retries 429/5xx/timeouts/connection errors/undecodable bodies with exponential backoff and full
   jitter, honouring Retry-After; after `max_attempts` one error names the MAC and window.
+- Every request has a total deadline (`timeout_s`, the whole answer read), not only httpx's
+  per-read timeouts: a server trickling its answer cannot hold a run.
 - A window whose response holds `limit` rows is split in two and re-fetched until no part is
   full, so the result equals one unlimited call. Nothing is truncated silently.
 - The password never reaches a log line, an exception message or a printed URL.
@@ -89,6 +91,7 @@ class AretasClient:
         self._password = password
         self._login_method = login_method
         self._retry = retry or RetryPolicy()
+        self._deadline_s = timeout_s
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._sem = asyncio.Semaphore(concurrency)
@@ -262,7 +265,7 @@ class AretasClient:
             try:
                 async with self._sem:
                     self.requests_sent += 1
-                    resp = await self._http.request(**request, headers=headers)
+                    resp = await self._request(request, headers)
                 if authed and resp.status_code == 401:
                     # A token that served a request has expired: log in again and retry. One
                     # refused before serving anything is a refusal, after one fresh login.
@@ -298,6 +301,16 @@ class AretasClient:
             self.retries += 1
             log.info("%s: %s; retry %d in %.2f s", what, reason, attempt, delay)
             await self._sleep(delay)
+
+    async def _request(self, request: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        """One request, its whole body read, within the deadline. httpx's timeouts bound each
+        read, so a server that trickles a byte a second would hold a request for ever."""
+        try:
+            return await asyncio.wait_for(
+                self._http.request(**request, headers=headers), self._deadline_s
+            )
+        except TimeoutError:
+            raise _Retryable(f"no whole answer within {self._deadline_s:g} s") from None
 
     async def _relogin(self, seen_generation: int) -> None:
         """Log in again unless another request already did since `seen_generation`."""
