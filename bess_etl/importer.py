@@ -70,6 +70,8 @@ def _read_json(p: Path) -> pa.Table:
     def number(v):
         if v is None or isinstance(v, float) or type(v) is int:
             return v
+        if isinstance(v, bool):
+            return None  # true/false is not a reading: quarantined like any text
         try:
             return float(v)  # "NaN" and numeric strings, as some exports write them
         except (TypeError, ValueError):
@@ -118,6 +120,10 @@ def _numbers(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """The data column as float64; text that is not a number becomes null."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column.cast(pa.float64())
+    try:
+        return pc.cast(column, pa.float64())  # every value a number: the fast path
+    except pa.ArrowInvalid:
+        pass
     numeric = pc.match_substring_regex(column, _NUMBER, ignore_case=True)
     kept = pc.if_else(numeric, column, pa.scalar(None, column.type))
     return pc.cast(pc.utf8_trim_whitespace(kept), pa.float64())
