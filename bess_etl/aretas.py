@@ -4,6 +4,8 @@
 - Logs in once and reuses the token; a 401 mid-run logs in again once and retries that request.
 - Retries 429/5xx/timeouts/connection errors/undecodable bodies with exponential backoff and full
   jitter, honouring Retry-After; after `max_attempts` one error names the MAC and window.
+- Every request has a total deadline (`timeout_s`, the whole answer read), not only httpx's
+  per-read timeouts: a server trickling its answer cannot hold a run.
 - A window whose response holds `limit` rows is split in two and re-fetched until no part is
   full, so the result equals one unlimited call. Nothing is truncated silently.
 - The password never reaches a log line, an exception message or a printed URL.
@@ -19,7 +21,6 @@ import io
 import json
 import logging
 import random
-import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import pyarrow.json as pajson
 
 from bess_etl.errors import AuthError, SourceError
 from bess_etl.lake import READINGS_SCHEMA, TS_TYPE
+from bess_etl.redaction import install_redaction, redact
 from bess_etl.timeutil import ms_to_iso
 
 log = logging.getLogger("bess_etl.aretas")
@@ -40,7 +42,6 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 _WIRE_SCHEMA = pa.schema(
     [("mac", pa.int64()), ("type", pa.int32()), ("timestamp", pa.int64()), ("data", pa.float64())]
 )
-_PASSWORD_IN_URL = re.compile(r"(password=)[^&\s'\"]*", re.IGNORECASE)
 
 
 class _Retryable(Exception):
@@ -75,7 +76,7 @@ class AretasClient:
         username: str,
         password: str,
         *,
-        login_method: str = "g",
+        login_method: str = "j",
         limit: int = 100_000,
         concurrency: int = 4,
         timeout_s: float = 60.0,
@@ -90,6 +91,7 @@ class AretasClient:
         self._password = password
         self._login_method = login_method
         self._retry = retry or RetryPolicy()
+        self._deadline_s = timeout_s
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._sem = asyncio.Semaphore(concurrency)
@@ -263,7 +265,7 @@ class AretasClient:
             try:
                 async with self._sem:
                     self.requests_sent += 1
-                    resp = await self._http.request(**request, headers=headers)
+                    resp = await self._request(request, headers)
                 if authed and resp.status_code == 401:
                     # A token that served a request has expired: log in again and retry. One
                     # refused before serving anything is a refusal, after one fresh login.
@@ -299,6 +301,16 @@ class AretasClient:
             self.retries += 1
             log.info("%s: %s; retry %d in %.2f s", what, reason, attempt, delay)
             await self._sleep(delay)
+
+    async def _request(self, request: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        """One request, its whole body read, within the deadline. httpx's timeouts bound each
+        read, so a server that trickles a byte a second would hold a request for ever."""
+        try:
+            return await asyncio.wait_for(
+                self._http.request(**request, headers=headers), self._deadline_s
+            )
+        except TimeoutError:
+            raise _Retryable(f"no whole answer within {self._deadline_s:g} s") from None
 
     async def _relogin(self, seen_generation: int) -> None:
         """Log in again unless another request already did since `seen_generation`."""
@@ -401,15 +413,27 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def parse_location_view(view: dict[str, Any]) -> list[dict[str, Any]]:
+def parse_location_view(view: Any) -> list[dict[str, Any]]:
+    """The account's devices from a `client/locationview` body. A body of another shape, or a
+    device without a numeric MAC, is a protocol error (SourceError), named in one line."""
+    where = "client/locationview"
+    if not isinstance(view, dict):
+        raise SourceError(f"{where}: expected an object, got {_json_kind(view)}")
     rows = []
-    for lsv in view.get("locationSensorViews") or []:
+    for lsv in _list_of_objects(view.get("locationSensorViews"), f"{where} locationSensorViews"):
         loc = lsv.get("location") or {}
-        for s in lsv.get("sensorList") or []:
+        if not isinstance(loc, dict):
+            raise SourceError(f"{where}: a location is {_json_kind(loc)}, not an object")
+        for s in _list_of_objects(lsv.get("sensorList"), f"{where} sensorList"):
+            mac = s.get("mac")
+            if isinstance(mac, bool) or not isinstance(mac, int | str) or not str(mac).isdigit():
+                raise SourceError(
+                    f"{where}: a device ({s.get('description')!r}) has no numeric mac: {mac!r}"
+                )
             last = s.get("lastReportTime")
             rows.append(
                 {
-                    "mac": int(s["mac"]),
+                    "mac": int(mac),
                     "description": s.get("description"),
                     "location_id": loc.get("id"),
                     "location": loc.get("description"),
@@ -422,6 +446,20 @@ def parse_location_view(view: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an empty array" if not value else "an array"
+    return "null" if value is None else type(value).__name__
+
+
+def _list_of_objects(value: Any, what: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise SourceError(f"{what}: expected an array of objects, got {_json_kind(value)}")
+    return value
 
 
 def _retry_after_s(value: str | None) -> float | None:
@@ -446,36 +484,3 @@ def _raise_for_status(resp: httpx.Response, what: str) -> None:
         raise _Retryable(f"HTTP {resp.status_code}")
     if resp.status_code >= 400:
         raise SourceError(f"{what}: HTTP {resp.status_code} {resp.reason_phrase}")
-
-
-_SECRETS: set[str] = set()
-
-
-def redact(text: str) -> str:
-    text = _PASSWORD_IN_URL.sub(r"\1***", text)
-    for secret in _SECRETS:
-        text = text.replace(secret, "***")
-    return text
-
-
-class _RedactFilter(logging.Filter):
-    """Rewrites records of the HTTP libraries so a password in a URL never reaches a handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        record.msg = redact(str(record.msg))
-        return True
-
-
-_FILTER = _RedactFilter()
-
-
-def install_redaction(password: str | None) -> None:
-    if password and len(password) >= 3:  # a 1–2 character password would mangle every line
-        _SECRETS.add(password)
-    for name in ("httpx", "httpcore", "bess_etl"):
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)

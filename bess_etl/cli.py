@@ -53,6 +53,9 @@ def _check_macs(macs: tuple[int, ...]) -> list[int]:
     return list(macs)
 
 
+HUGE_RANGE_DAYS = 3660  # a backfill over ten years gets a warning before it starts
+
+
 def _prefect_option(fn):
     return click.option(
         "--prefect/--no-prefect",
@@ -63,6 +66,13 @@ def _prefect_option(fn):
     )(fn)
 
 
+def _not_nan(ctx, param, value):
+    # FloatRange lets NaN through (every comparison with it is false): it would wait forever
+    if value != value:
+        raise click.BadParameter("must be a number of seconds, not nan")
+    return value
+
+
 def _wait_option(fn):
     return click.option(
         "--wait",
@@ -70,7 +80,8 @@ def _wait_option(fn):
         type=click.FloatRange(min=0),
         default=0.0,
         show_default=True,
-        help="Seconds to wait for another run's lock before giving up.",
+        callback=_not_nan,
+        help="Seconds to wait for another run's lock before giving up (inf: no limit).",
     )(fn)
 
 
@@ -165,8 +176,15 @@ def backfill(config_path, data_dir, start, end, macs, mode, dry_run, wait_s, pre
     from flows.jobs import run_backfill
 
     settings = _settings(config_path, data_dir)
-    parse_range(start, end)  # bad dates fail here, before anything is written
+    d0, d1 = parse_range(start, end)  # bad dates fail here, before anything is written
     parse_modes(mode)
+    days = (d1 - d0).days + 1
+    if days > HUGE_RANGE_DAYS:
+        click.echo(
+            f"warning: {start}..{end} is {days:,} days, a partition per day and BESS; "
+            "an interrupted backfill resumes where it stopped",
+            err=True,
+        )
     _install_progress()
     summary = run_flow(
         "flows.backfill:backfill",
@@ -439,6 +457,9 @@ def _print_summary(summary: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and a non-zero status for every failure we can explain."""
+    from bess_etl.redaction import install_redaction, redact
+
+    install_redaction()  # every log record, from here on
     try:
         cli.main(args=argv, prog_name="bess-etl", standalone_mode=False)
     except click.exceptions.Abort:
@@ -446,15 +467,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.UsageError as exc:  # bad arguments: one line, like every other error
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        click.echo(f"error: {exc.format_message()}{where}", err=True)
+        click.echo(redact(f"error: {exc.format_message()}{where}"), err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(redact(f"error: {exc.format_message()}"), err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except BessEtlError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(redact(f"error: {exc}"), err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -464,8 +485,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         click.echo(
-            f"error: unexpected {type(exc).__name__}: {first} "
-            "(set BESS_ETL_DEBUG=1 for the traceback)",
+            redact(
+                f"error: unexpected {type(exc).__name__}: {first} "
+                "(set BESS_ETL_DEBUG=1 for the traceback)"
+            ),
             err=True,
         )
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -29,7 +30,9 @@ FAULT_KINDS = ("5xx", "429", "timeout", "truncated", "expiry")
 @dataclass(frozen=True)
 class ApiSettings:
     url: str = ""  # empty: the built-in simulator
-    login: str = "g"  # "g": GET authentication/g (query string); "j": POST authentication/j (JSON)
+    # "j": POST authentication/j, the password in a JSON body; "g": GET authentication/g, the
+    # password in the query string, which proxies and server access logs record
+    login: str = "j"
     limit: int = 100_000  # rows per byrange call; a full window is split, never truncated
     concurrency: int = 4  # requests in flight at once, over one connection pool
     timeout_s: float = 60.0
@@ -269,6 +272,10 @@ def load_settings(
         password=env.get("BESS_ETL_API_PASSWORD") or None,
     )
 
+    if data_dir is not None and not str(data_dir).strip():
+        raise ConfigError("--data-dir is empty; give a directory")
+    if not settings.data_dir.strip():
+        raise ConfigError("data_dir is empty; give a directory")
     dd = data_dir or env.get("BESS_ETL_DATA_DIR")
     if dd:
         dd = str(dd)
@@ -277,6 +284,9 @@ def load_settings(
         resolved = settings.data_dir
     else:
         resolved = str((base_dir / settings.data_dir).resolve())
+
+    if "://" not in resolved and Path(resolved).exists() and not Path(resolved).is_dir():
+        raise ConfigError(f"data directory {resolved} is a file, not a directory")
 
     settings = replace(
         settings,
@@ -295,6 +305,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); not a TOML file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -337,6 +349,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key} must be a number, not {value!r}")
+        if not math.isfinite(value):  # TOML has nan and inf literals
+            raise ConfigError(f"{key} must be a finite number, not {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -407,6 +421,10 @@ def validate(s: Settings) -> None:
     for name in ("limit", "concurrency", "max_attempts"):
         if getattr(s.api, name) < 1:
             raise ConfigError(f"api.{name} must be >= 1")
+    if s.api.timeout_s <= 0:
+        raise ConfigError("api.timeout_s must be > 0")
+    if s.api.backoff_initial_s < 0 or s.api.backoff_max_s < 0:
+        raise ConfigError("api.backoff_initial_s and api.backoff_max_s must be >= 0")
     for mac, cap in {0: s.capacity, **s.devices}.items():
         where = f"devices.{mac}" if mac else "capacity"
         if cap.nameplate_ah <= 0 or cap.nameplate_kwh <= 0:
@@ -428,6 +446,11 @@ def validate(s: Settings) -> None:
         raise ConfigError("prefect.task_runner must be 'threads' or 'dask'")
     if s.ingest.days_per_task < 1 or s.ingest.parallel_tasks < 1:
         raise ConfigError("ingest.days_per_task and ingest.parallel_tasks must be >= 1")
+    # a negative lookback would start a daily run after its watermark and skip the days between
+    if s.ingest.lookback_hours < 0 or s.ingest.initial_days < 0:
+        raise ConfigError("ingest.lookback_hours and ingest.initial_days must be >= 0")
+    if s.ingest.probe_hours <= 0:
+        raise ConfigError("ingest.probe_hours must be > 0")
     if any(m <= 0 for m in s.ingest.macs):
         raise ConfigError("ingest.macs must be positive MACs")
 

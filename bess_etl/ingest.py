@@ -22,6 +22,7 @@ from bess_etl import sqlfiles
 from bess_etl.aretas import AretasClient, RetryPolicy
 from bess_etl.config import Settings
 from bess_etl.errors import AuthError, ConfigError, SourceError, UsageError
+from bess_etl.redaction import redact
 from bess_etl.store import PartitionWrite, store_readings
 from bess_etl.timeutil import (
     MS_PER_DAY,
@@ -57,7 +58,7 @@ def make_client(settings: Settings, **overrides) -> AretasClient:
         return AretasClient("http://simulator/rest/", user, password, transport=transport, **kwargs)
     if not (api.username and api.password):
         raise ConfigError(
-            f"api.url is {api.url}; set BESS_ETL_API_USERNAME and BESS_ETL_API_PASSWORD"
+            f"api.url is {redact(api.url)}; set BESS_ETL_API_USERNAME and BESS_ETL_API_PASSWORD"
         )
     return AretasClient(api.url, api.username, api.password, **kwargs)
 
@@ -83,6 +84,8 @@ async def _discover(settings: Settings, macs: tuple[int, ...]) -> Fleet:
     async with make_client(settings) as client:
         await client.login()
         devices, types = await asyncio.gather(client.devices(), client.sensor_types())
+        if not devices:
+            raise SourceError("the API lists no devices for this account (client/locationview)")
         known = {d["mac"] for d in devices}
         wanted = macs or settings.ingest.macs
         unknown = [m for m in wanted if m not in known]
@@ -93,12 +96,21 @@ async def _discover(settings: Settings, macs: tuple[int, ...]) -> Fleet:
         until = now_ms()
         since = until - int(settings.ingest.probe_hours * 3_600_000)
 
-        async def reports_battery_channels(mac: int) -> bool:
+        async def channels_seen(mac: int) -> set[int]:
             sample = await client.sample(mac, since, until, probe, limit=200)
-            seen = set(pc.unique(sample.column("type")).to_pylist())
-            return ch.voltage in seen and bool({ch.current, ch.power} & seen - {0})
+            return set(pc.unique(sample.column("type")).to_pylist())
 
-        flags = await asyncio.gather(*(reports_battery_channels(d["mac"]) for d in devices))
+        seen = await asyncio.gather(*(channels_seen(d["mac"]) for d in devices))
+    flags = [ch.voltage in s and bool({ch.current, ch.power} & s - {0}) for s in seen]
+    # A MAC asked for on the command line that reported lately, but not the battery channels,
+    # is another kind of device (an environment sensor): pulling it gives empty energy. One
+    # silent lately may be a BESS that was offline: its history can still be backfilled.
+    for d, s, is_bess in zip(devices, seen, flags, strict=True):
+        if d["mac"] in macs and s and not is_bess:
+            raise UsageError(
+                f"MAC {d['mac']} is not a BESS: its recent readings carry no voltage with "
+                "current or power (name it in ingest.macs to pull it anyway)"
+            )
     rows = []
     for d, is_bess in zip(devices, flags, strict=True):
         row = {k: v for k, v in d.items() if k != "last_report_ms"}
@@ -107,7 +119,7 @@ async def _discover(settings: Settings, macs: tuple[int, ...]) -> Fleet:
             if d["last_report_ms"] is not None
             else None
         )
-        row["is_bess"] = bool(is_bess)
+        row["is_bess"] = bool(is_bess) or d["mac"] in settings.ingest.macs
         rows.append(row)
     bess = sorted(wanted) if wanted else sorted(r["mac"] for r in rows if r["is_bess"])
     return Fleet(rows, types, bess)

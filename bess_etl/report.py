@@ -63,6 +63,9 @@ def report_data(settings: Settings, mac: int, day: str | dt.date | None = None) 
     wanted = _parse_day(day)
     con = warehouse.connect(settings, read_only=True)
     try:
+        kind = con.execute(sqlfiles.load("queries/device_kind"), {"mac": mac}).fetchall()
+        if kind and kind[0][0] is False:
+            raise UsageError(f"MAC {mac} is not a BESS (it reports no battery channels)")
         daily = _rows(con, "queries/report_daily", {"mac": mac})
         if not daily:
             raise UsageError(f"the warehouse has no days for MAC {mac}")

@@ -35,6 +35,12 @@ class SqlError(BessEtlError):
     """A statement failed; the message is DuckDB's first line."""
 
 
+class NoStatementError(SqlError):
+    """The query text holds no statement: bad input, not a failed statement."""
+
+    exit_code = 2
+
+
 class Result:
     """Column names and rows of one statement."""
 
@@ -112,7 +118,7 @@ def execute(
     try:
         statements = duckdb.extract_statements(query)
         if not statements:
-            raise SqlError("no SQL statement given")
+            raise NoStatementError("no SQL statement given")
         for stmt in statements:
             names = set(stmt.named_parameters)
             missing = sorted(names - values.keys())

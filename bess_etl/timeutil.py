@@ -12,6 +12,10 @@ from bess_etl.errors import UsageError
 
 UTC = dt.UTC
 MS_PER_DAY = 86_400_000
+# Days a range may name: epoch-ms data starts in 1970 (from its second day, every zone's local
+# day starts after the epoch), and a date past 2100 is a typo; at 0001 or 9999 the UTC bounds
+# of a local day do not even exist.
+FIRST_DATE, LAST_DATE = dt.date(1970, 1, 2), dt.date(2100, 12, 31)
 
 
 def parse_date(text: str, what: str = "date") -> dt.date:
@@ -23,6 +27,11 @@ def parse_date(text: str, what: str = "date") -> dt.date:
 
 def parse_range(start: str, end: str) -> tuple[dt.date, dt.date]:
     d0, d1 = parse_date(start, "--start"), parse_date(end, "--end")
+    for day, what in ((d0, "--start"), (d1, "--end")):
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise UsageError(
+                f"{what} {day} is out of range; use a day from {FIRST_DATE} to {LAST_DATE}"
+            )
     if d0 > d1:
         raise UsageError(f"--start {d0} is after --end {d1}")
     return d0, d1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bess_etl import ingest, pipeline
+from bess_etl import ingest, lake, pipeline
 from bess_etl.config import Settings, load_settings
 from bess_etl.errors import UsageError
 from bess_etl.ingest import Fleet, Window
@@ -102,6 +102,10 @@ def run_rebuild(
     started = time.monotonic()
     settings = load_settings(config, data_dir)
     d0, d1 = parse_range(start, end) if start or end else (None, None)
+    readings = lake.readings_root(settings.lake_dir)
+    for mac in macs or []:  # before the lock: bad input writes nothing
+        if next(lake.iter_partitions(readings, mac), None) is None:
+            raise UsageError(f"--mac {mac}: the lake holds no readings of it; nothing to rebuild")
     with run_lock(settings, "rebuild", wait_s):
         summary = pipeline.rebuild(settings, d0, d1, macs or [], started)
     pipeline.publish_artifact(summary)

@@ -72,7 +72,7 @@ BAD_INPUT = [
     (["backfill", "--start", "2026-03-01", "--end", "2026-03-01", "--mac", "12345"], "12345"),
     (["backfill", "--start", "2026-03-01", "--end", "2026-03-01", "--mode", "some"], "--mode"),
     (["backfill", "--start", "2026-03-01"], "--end"),
-    (["backfill", "--start", "2126-03-01", "--end", "2126-03-02"], "future"),
+    (["backfill", "--start", "2100-03-01", "--end", "2100-03-02"], "future"),
     (["daily", "--mac", "3O3721690"], "3O3721690"),
     (["rebuild", "--start", "2026-03-01"], "--end"),
     (["rebuild", "--start", "2026-03-01", "--end", "2026-01-01"], "is after --end"),

@@ -407,6 +407,53 @@ def test_time_of_use_prices_each_bucket_by_its_local_start(make_settings, build)
     assert one(con, "select currency from settings")["currency"] == "CAD"
 
 
+FRI_SUN = """
+[tariff]
+import_per_kwh = 0.10
+export_per_kwh = 0.05
+
+[[tariff.periods]]
+name = "fri-sun"
+days = ["fri", "sun"]
+start = "17:00"
+end = "18:00"
+import_per_kwh = 0.40
+export_per_kwh = 0.30
+"""
+
+
+def test_time_of_use_weekdays_are_the_local_days_named(make_settings, build):
+    """Thursday to Monday (2025-01-16..20), 17:00-17:01 local each: only Friday and Sunday are
+    in the period. A weekday off by one either way moves it to Thursday or Saturday."""
+    s = make_settings(FRI_SUN)
+    readings = []
+    for day in range(17, 22):  # 17:00 local (UTC-8) is 01:00Z of the next UTC day
+        readings += [
+            (MAC, KW, f"2025-01-{day:02d}T01:00:00", -3.6),
+            (MAC, KW, f"2025-01-{day:02d}T01:01:00", -3.6),
+        ]
+    con = build(readings, s)
+    got = rows(
+        con,
+        "select interval_start_local, tariff_period, export_price_per_kwh, cost "
+        "from energy_interval where covered_s > 0 order by interval_start",
+    )
+    assert [(r["interval_start_local"].strftime("%a %H:%M"), r["tariff_period"]) for r in got] == [
+        ("Thu 17:00", None),
+        ("Fri 17:00", "fri-sun"),
+        ("Sat 17:00", None),
+        ("Sun 17:00", "fri-sun"),
+        ("Mon 17:00", None),
+    ]
+    assert [r["cost"] for r in got] == [
+        approx(-0.05 * 0.06),
+        approx(-0.30 * 0.06),
+        approx(-0.05 * 0.06),
+        approx(-0.30 * 0.06),
+        approx(-0.05 * 0.06),
+    ]
+
+
 # ---------------------------------------------------------------------- sums and spans
 
 
